@@ -1,0 +1,1 @@
+"""The SeisComP3 mediator (scmaster), its messaging protocol and the SeisComP3 data model."""
