@@ -26,7 +26,12 @@ setup(
     entry_points={
         "console_scripts": [
             "spreadbusd = spreadbus.daemon:main",
+            "scmaster3 = scmaster3.cli:main",
+            "scadmin3 = scmaster3.tools.scadmin:main",
+            "scsend3 = scmaster3.tools.scsend:main",
+            "scdump3 = scmaster3.tools.scdump:main",
             "sccnv3 = scmaster3.tools.sccnv:main",
+            "scdbinit3 = dbplugin.cli:main",
         ],
     },
 )

@@ -1,0 +1,1 @@
+"""Archives of the data model: binary (SCBA) and XML (sc3ml), and network payloads."""

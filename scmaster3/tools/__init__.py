@@ -1,0 +1,1 @@
+"""Command-line tools: conversion, administration, sending and dumping messages."""
