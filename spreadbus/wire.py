@@ -321,7 +321,9 @@ def decode_connect(buf: bytes | bytearray) -> tuple[ConnectMessage, int] | None:
     if _version_number(major, minor, patch) < _OLDEST_CLIENT:
         raise HandshakeError(REJECT_VERSION, f"client version {major}.{minor}.{patch} older than 3.1.0")
     if bad_length:
-        raise HandshakeError(REJECT_ILLEGAL_NAME, f"private name length {length} out of 0..{MAX_PRIVATE_NAME}")
+        raise HandshakeError(
+            REJECT_ILLEGAL_NAME, f"private name length {length} out of 0..{MAX_PRIVATE_NAME}"
+        )
     name_read = bytes(buf[pos : pos + MAX_PRIVATE_NAME])
     if len(name_read) != length:
         raise HandshakeError(
@@ -511,7 +513,9 @@ def encode_message(
 ) -> bytes:
     """One complete message: header, 32-byte group fields, data."""
     fields = b"".join(encode_name(g) for g in groups)
-    head = pack_header(service_type, sender, len(groups), encode_hint(msg_type, byteorder), len(data), byteorder)
+    head = pack_header(
+        service_type, sender, len(groups), encode_hint(msg_type, byteorder), len(data), byteorder
+    )
     return head + fields + bytes(data)
 
 
@@ -526,7 +530,9 @@ def encode_reject_message(
     """A reject message (section 7.5): header, the extra 4-byte ``old_type``, groups, data."""
     bits = REJECT_MESS | (old_type & SELF_DISCARD)
     head = pack_header(bits, sender, len(groups), hint or encode_hint(0, byteorder), len(data), byteorder)
-    extra = _U32[byteorder].pack(old_type & ~ENDIAN_RESERVED | (ENDIAN_RESERVED if byteorder == LITTLE else 0))
+    extra = _U32[byteorder].pack(
+        old_type & ~ENDIAN_RESERVED | (ENDIAN_RESERVED if byteorder == LITTLE else 0)
+    )
     return head + extra + b"".join(encode_name(g) for g in groups) + bytes(data)
 
 
@@ -745,7 +751,9 @@ def encode_membership(
     """
     body = encode_membership_body(group_id, vs_sets, my_vs_set, byteorder)
     fields = b"".join(encode_name(m) for m in members)
-    head = pack_header(REG_MEMB_MESS | cause, group, len(members), _MEMB_HINT[byteorder], len(body), byteorder)
+    head = pack_header(
+        REG_MEMB_MESS | cause, group, len(members), _MEMB_HINT[byteorder], len(body), byteorder
+    )
     return head + fields + body
 
 

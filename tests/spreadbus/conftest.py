@@ -26,7 +26,7 @@ class TraceItem:
     """One line of a golden trace: a frame, an EOF or an ``# API`` record."""
 
     conn: str
-    kind: str  # "C>D", "D>C", "API"
+    kind: str  # "OPEN" (new connection, api = "tcp" or "unix"), "C>D", "D>C", "API"
     data: bytes | None = None  # frame bytes; None for EOF / API
     eof: bool = False
     reset: bool = False
@@ -43,6 +43,10 @@ def parse_trace(path: Path) -> list[TraceItem]:
             _, _, conn, rest = line.split(" ", 3)
             call, _, payload = rest.partition(" {")
             items.append(TraceItem(conn, "API", api=call, api_args=json.loads("{" + payload)))
+            continue
+        if line.startswith("# ") and ": new client connection (" in line:
+            conn = line[2:].split(":", 1)[0]
+            items.append(TraceItem(conn, "OPEN", api=line.rsplit("(", 1)[1].rstrip(")")))
             continue
         if line.startswith("#"):
             if "connection reset" in line:
@@ -120,8 +124,17 @@ def spreadbusd_process(tmp_path):
     port = _free_port()
     unix_dir = tmp_path / "unix"
     unix_dir.mkdir()
-    cmd = [sys.executable, "-m", "spreadbus.daemon", "--port", str(port), "--bind", "127.0.0.1",
-           "--unix-dir", str(unix_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spreadbus.daemon",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--unix-dir",
+        str(unix_dir),
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     deadline = time.monotonic() + 10
     while True:

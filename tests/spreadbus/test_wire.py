@@ -160,7 +160,9 @@ def test_fifo_message_with_msg_types(golden_traces):
 
 
 def test_big_endian_header_decodes_and_hint_stays_raw(golden_traces):
-    frames = [i.data for i in golden_traces["25_big_endian_client"] if i.conn == "B" and i.kind == "C>D" and i.data]
+    frames = [
+        i.data for i in golden_traces["25_big_endian_client"] if i.conn == "B" and i.kind == "C>D" and i.data
+    ]
     fifo = frames[-2]
     header = wire.unpack_header(fifo)
     assert header.byteorder == wire.BIG and header.type == wire.FIFO_MESS
@@ -207,7 +209,9 @@ def test_transitional_and_reject_messages_round_trip():
 
 
 def test_parser_reassembles_byte_by_byte(golden_traces):
-    stream = b"".join(d for _, c, d in message_frames({"17": golden_traces["17_multigroup"]}, "D>C") if c == "B")
+    stream = b"".join(
+        d for _, c, d in message_frames({"17": golden_traces["17_multigroup"]}, "D>C") if c == "B"
+    )
     parser = wire.MessageParser(from_daemon=True, max_groups=None)
     out = []
     for i in range(len(stream)):
@@ -217,7 +221,9 @@ def test_parser_reassembles_byte_by_byte(golden_traces):
 
 
 def test_names_cut_at_first_nul(golden_traces):
-    kill = [d for _, c, d in message_frames({"11": golden_traces["11_join_second_member"]}, "C>D") if c == "A"][-1]
+    kill = [
+        d for _, c, d in message_frames({"11": golden_traces["11_join_second_member"]}, "C>D") if c == "A"
+    ][-1]
     header = wire.unpack_header(kill)
     assert header.type == wire.KILL_MESS and header.sender_name == b"#bob#localhost"
     parser = wire.MessageParser()
@@ -227,7 +233,15 @@ def test_names_cut_at_first_nul(golden_traces):
 
 def test_private_group_names():
     assert wire.split_private_group(b"#alice#localhost") == (b"alice", b"localhost")
-    for bad in (b"alice", b"#alice", b"##localhost", b"#alice#", b"#a b#x", b"#abcdefghijk#x", b"#a#" + b"d" * 20):
+    for bad in (
+        b"alice",
+        b"#alice",
+        b"##localhost",
+        b"#alice#",
+        b"#a b#x",
+        b"#abcdefghijk#x",
+        b"#a#" + b"d" * 20,
+    ):
         assert wire.split_private_group(bad) is None
     assert wire.encode_name("g" * 40) == b"g" * 31 + b"\0"
 
@@ -236,7 +250,9 @@ def test_private_group_names():
 
 
 def _header(type_bits=wire.FIFO_MESS, num_groups=1, data_len=0, order=wire.LITTLE):
-    return wire.pack_header(type_bits, "#a#localhost", num_groups, wire.encode_hint(0, order), data_len, order)
+    return wire.pack_header(
+        type_bits, "#a#localhost", num_groups, wire.encode_hint(0, order), data_len, order
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,616 @@
+"""``spreadbusd``: a single Spread 4 daemon for clients, on asyncio.
+
+This module only moves bytes and owns timers; the protocol lives in ``session`` (one
+connection) and ``groups`` (the group table), the bytes in ``wire``.
+
+Delivery is immediate, in the order messages are read: one total order of all data and
+membership messages, consistent with each sender's order, which satisfies every Spread
+service level on one daemon. A multicast is encoded once; every receiver gets the same
+``bytes`` object. Outgoing bytes are collected per connection and written once per turn of
+the event loop. When a connection's transport buffer is full (``pause_writing``) further
+messages wait in a per-session queue; a session that would need more than
+``max_session_messages`` queued messages is disconnected, like Spread's
+``MaxSessionMessages``.
+
+Embedding: ``SpreadDaemon`` (``await start()``, ``await stop()``, ``port``, ``unix_path``)
+runs in a running event loop; ``ThreadedDaemon`` runs one in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from spreadbus import wire
+from spreadbus.conf import ConfigError, load_config
+from spreadbus.groups import GroupTable
+from spreadbus.session import (
+    ConnectRequested,
+    Dropped,
+    Established,
+    Join,
+    Kill,
+    Leave,
+    Multicast,
+    Refused,
+    Session,
+    State,
+)
+
+log = logging.getLogger("spreadbus.daemon")
+
+# The transport buffer plays the part of the socket send buffer Spread raises to 200 KiB.
+_WRITE_HIGH_WATER = 256 * 1024
+_WRITE_LOW_WATER = 64 * 1024
+_RESUME_BATCH = 256 * 1024
+AUTH_TIMEOUT = 10.0
+
+
+class _Connection(asyncio.Protocol):
+    """Byte mover of one client socket."""
+
+    def __init__(self, daemon: SpreadDaemon, transport_kind: str) -> None:
+        self.daemon = daemon
+        self.kind = transport_kind
+        self.session = Session(daemon.name_bytes, daemon.auth_methods)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.private_name: bytes | None = None  # reserved once the connect message is in
+        self.private_group = b""
+        self.membership = False
+        self.open = False
+        self.closed = False
+        self.paused = False
+        self.pending: list[bytes] = []  # to write at the next flush
+        self.queue: collections.deque[bytes] = collections.deque()  # waiting for resume_writing
+        self.timer: asyncio.TimerHandle | None = None
+
+    def __str__(self) -> str:
+        who = self.private_group.decode("latin-1") if self.private_group else "session"
+        return f"{who} ({self.kind} {self.peer})"
+
+    # --- asyncio callbacks --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "local"
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        transport.set_write_buffer_limits(_WRITE_HIGH_WATER, _WRITE_LOW_WATER)
+        self.daemon._accepted(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.closed:
+            self.daemon._handle(self, self.session.receive_data(data))
+
+    def eof_received(self) -> bool:
+        if not self.closed:
+            self.daemon._handle(self, self.session.receive_eof())
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            reason = f"connection error: {exc}" if exc else "connection closed by the client"
+            self.daemon._drop(self, reason)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        queue = self.queue
+        transport = self.transport
+        while queue and not self.paused and not self.closed:
+            batch = []
+            size = 0
+            while queue and size < _RESUME_BATCH:
+                item = queue.popleft()
+                batch.append(item)
+                size += len(item)
+            transport.write(b"".join(batch))
+
+    # --- output -------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for this client; disconnect it if it is too far behind."""
+        if self.closed:
+            return
+        if self.paused:
+            if len(self.queue) >= self.daemon.max_session_messages:
+                # Mid-delivery: the groups hear of it after this message, as in Spread,
+                # where the daemon's own KILL is ordered behind what is being delivered.
+                self.daemon._drop(self, f"slow receiver: {len(self.queue)} messages queued", defer=True)
+                return
+            self.queue.append(data)
+            return
+        if not self.pending:
+            self.daemon._dirty.append(self)
+            if not self.daemon._flush_scheduled:
+                self.daemon._flush_scheduled = True
+                self.daemon.loop.call_soon(self.daemon._flush)
+        self.pending.append(data)
+
+
+class SpreadDaemon:
+    """One Spread daemon serving clients on TCP and a unix socket.
+
+    ``hosts``: addresses to listen on (``None`` or ``[]``: every address). ``port`` 0 picks a
+    free port (then ``port`` tells which). ``unix_dir``: where the ``<port>`` socket goes
+    (``None``: no unix socket).
+    """
+
+    def __init__(
+        self,
+        name: str = "localhost",
+        port: int = wire.DEFAULT_SPREAD_PORT,
+        hosts: Sequence[str] | None = ("127.0.0.1",),
+        unix_dir: str | None = wire.UNIX_SOCKET_DIR,
+        max_session_messages: int = wire.DEFAULT_MAX_SESSION_MESSAGES,
+        max_sessions: int = wire.MAX_SESSIONS,
+        accept_timeout: float = wire.ACCEPT_TIMEOUT,
+        auth_timeout: float = AUTH_TIMEOUT,
+        proc_id: int | None = None,
+    ) -> None:
+        name_bytes = name.encode("latin-1")
+        if not wire.is_legal_name(name_bytes, wire.MAX_PROC_NAME - 1):
+            raise ValueError(f"illegal daemon name {name!r} (1..19 characters of '$'..'~')")
+        self.name = name
+        self.name_bytes = name_bytes
+        self.requested_port = port
+        self.hosts = list(hosts or [])
+        self.unix_dir = unix_dir
+        self.max_session_messages = max_session_messages
+        self.max_sessions = max_sessions
+        self.accept_timeout = accept_timeout
+        self.auth_timeout = auth_timeout
+        self.auth_methods = ("NULL",)
+        self.proc_id = proc_id if proc_id is not None else _proc_id(self.hosts)
+        self.port = 0
+        self.unix_path: str | None = None
+        self.addresses: list[tuple[str, int]] = []
+        self.loop: asyncio.AbstractEventLoop
+        self.groups: GroupTable[_Connection] = GroupTable(self.proc_id, 0)
+        self._servers: list[asyncio.AbstractServer] = []
+        self._connections: set[_Connection] = set()
+        self._names: dict[bytes, _Connection] = {}  # private names in use, incl. handshakes
+        self._sessions: dict[bytes, _Connection] = {}  # established, by private group
+        self._dirty: list[_Connection] = []
+        self._flush_scheduled = False
+        self._random = random.Random()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the listening sockets; the daemon serves from now on."""
+        self.loop = asyncio.get_running_loop()
+        self.groups = GroupTable(self.proc_id, int(time.time()) & 0x7FFFFFFF)
+        port = self.requested_port
+        try:
+            for host in self.hosts or [None]:
+                server = await self.loop.create_server(
+                    lambda: _Connection(self, "tcp"), host, port, backlog=25, reuse_address=True
+                )
+                self._servers.append(server)
+                for sock in server.sockets:
+                    self.addresses.append(sock.getsockname()[:2])
+                port = port or self.addresses[0][1]
+            self.port = port
+            if self.unix_dir is not None:
+                await self._start_unix(os.path.join(self.unix_dir, str(port)))
+        except BaseException:
+            await self.stop()
+            raise
+        where = ", ".join(f"{h}:{p}" for h, p in self.addresses)
+        log.info(
+            "daemon %s serving clients on %s%s",
+            self.name,
+            where,
+            f" and {self.unix_path}" * bool(self.unix_path),
+        )
+
+    async def _start_unix(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)  # a stale socket of an earlier run, as Spread does
+        server = await self.loop.create_unix_server(lambda: _Connection(self, "unix"), path, backlog=5)
+        self._servers.append(server)
+        self.unix_path = path
+        os.chmod(path, 0o666)
+
+    async def stop(self) -> None:
+        """Close the listeners and every session, remove the unix socket."""
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections):
+            connection.closed = True
+            if connection.timer is not None:
+                connection.timer.cancel()
+            if connection.transport is not None:
+                connection.transport.abort()
+        self._connections.clear()
+        self._names.clear()
+        self._sessions.clear()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self._servers.clear()
+        if self.unix_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix_path)
+            self.unix_path = None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # --- connections --------------------------------------------------------------------------
+
+    def _accepted(self, connection: _Connection) -> None:
+        if len(self._connections) >= self.max_sessions:
+            log.warning("%s refused: %d sessions already (REJECT_QUOTA)", connection, len(self._connections))
+            connection.closed = True
+            connection.transport.write(wire.encode_reject_byte(wire.REJECT_QUOTA))
+            connection.transport.close()
+            return
+        self._connections.add(connection)
+        connection.timer = self.loop.call_later(self.accept_timeout, self._timed_out, connection)
+
+    def _timed_out(self, connection: _Connection) -> None:
+        connection.timer = None
+        stage = "connect message" if connection.session.state is State.CONNECTING else "authentication"
+        self._drop(connection, f"no complete {stage} within the time limit")
+
+    def _handle(self, connection: _Connection, events: list) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is Multicast:
+                self._multicast(connection, event)
+            elif kind is Join:
+                self._join(connection, event.group)
+            elif kind is Leave:
+                self._leave(connection, event.group)
+            elif kind is Kill:
+                self._drop(connection, "disconnected (KILL)", level=logging.INFO)
+            elif kind is Dropped:
+                level = logging.INFO if event.reason.startswith("connection closed") else logging.WARNING
+                self._drop(connection, event.reason, level=level)
+            elif kind is ConnectRequested:
+                self._name_session(connection, event.message)
+            elif kind is Established:
+                self._established(connection, event)
+            elif kind is Refused:
+                self._refuse(connection, event.code, event.reason, event.reply)
+            if connection.closed:
+                break
+
+    def _name_session(self, connection: _Connection, message: wire.ConnectMessage) -> None:
+        name = message.name
+        if not name:
+            name = self._invent_name(connection)
+        elif name in self._names:
+            self._refuse(
+                connection,
+                wire.REJECT_NOT_UNIQUE,
+                f"private name {name.decode('latin-1')!r} in use",
+                connection.session.refuse(wire.REJECT_NOT_UNIQUE),
+            )
+            return
+        self._names[name] = connection
+        connection.private_name = name
+        connection.membership = message.membership
+        reply = connection.session.admit(name)
+        connection.transport.write(reply)
+        if connection.session.state is State.CLOSED:
+            self._refuse(connection, wire.REJECT_AUTH, "the NULL method is not allowed", b"")
+            return
+        if connection.timer is not None:
+            connection.timer.cancel()
+            connection.timer = self.loop.call_later(self.auth_timeout, self._timed_out, connection)
+        if connection.session.state is State.OPEN:
+            self._established(connection, None)
+        self._handle(connection, connection.session.receive_data(b""))
+
+    def _invent_name(self, connection: _Connection) -> bytes:
+        sock = connection.transport.get_extra_info("socket")
+        fd = sock.fileno() if sock is not None else len(self._connections)
+        while True:
+            name = f"r{self._random.randint(0, 9998)}-{fd}"[: wire.MAX_PRIVATE_NAME - 1].encode()
+            if name not in self._names:
+                return name
+
+    def _established(self, connection: _Connection, event: Established | None) -> None:
+        if connection.timer is not None:
+            connection.timer.cancel()
+            connection.timer = None
+        if event is not None:
+            connection.transport.write(event.reply)
+        connection.private_group = connection.session.private_group
+        connection.open = True
+        self._sessions[connection.private_group] = connection
+        log.info(
+            "%s connected (membership messages %s)", connection, "on" if connection.membership else "off"
+        )
+
+    def _refuse(self, connection: _Connection, code: int | None, reason: str, reply: bytes) -> None:
+        log.warning("%s refused: %s", connection, reason)
+        connection.closed = True
+        self._forget(connection)
+        if reply:
+            connection.transport.write(reply)
+        connection.transport.close()
+
+    def _forget(self, connection: _Connection) -> None:
+        if connection.timer is not None:
+            connection.timer.cancel()
+            connection.timer = None
+        self._connections.discard(connection)
+        if connection.private_name is not None and self._names.get(connection.private_name) is connection:
+            del self._names[connection.private_name]
+
+    def _drop(
+        self, connection: _Connection, reason: str, level: int = logging.WARNING, defer: bool = False
+    ) -> None:
+        """End a session at once: discard what waits for it, close the socket without a word,
+        then tell its groups (CAUSED_BY_DISCONNECT), right away or, with ``defer``, once the
+        current delivery is done."""
+        if connection.closed:
+            return
+        connection.closed = True
+        log.log(level, "%s dropped: %s", connection, reason)
+        connection.pending.clear()
+        connection.queue.clear()
+        self._forget(connection)
+        connection.transport.abort()
+        if connection.open:
+            del self._sessions[connection.private_group]
+            if defer:
+                self.loop.call_soon(self._disconnected, connection.private_group)
+            else:
+                self._disconnected(connection.private_group)
+
+    def _disconnected(self, private_group: bytes) -> None:
+        for change in self.groups.disconnect(private_group):
+            self._notify(change.receivers, change.notice)
+
+    # --- groups and delivery ------------------------------------------------------------------
+
+    def _notify(self, receivers: Sequence[_Connection], notice: bytes) -> None:
+        for receiver in receivers:
+            if receiver.membership:
+                receiver.send(notice)
+
+    def _join(self, connection: _Connection, group: bytes) -> None:
+        change = self.groups.join(group, connection.private_group, connection)
+        if change is not None:
+            log.debug("%s joined %r", connection, group)
+            self._notify(change.receivers, change.notice)
+
+    def _leave(self, connection: _Connection, group: bytes) -> None:
+        if not self.groups.is_member(group, connection.private_group):
+            return
+        if connection.membership:
+            connection.send(wire.encode_self_leave(group))
+        change = self.groups.leave(group, connection.private_group)
+        log.debug("%s left %r", connection, group)
+        if change is not None:
+            self._notify(change.receivers, change.notice)
+
+    def _multicast(self, sender: _Connection, event: Multicast) -> None:
+        groups = event.groups
+        if len(groups) == 1:
+            group = groups[0]
+            if group[:1] == b"#":
+                target = self._sessions.get(group)
+                receivers: Sequence[_Connection] = (target,) if target is not None else ()
+            else:
+                receivers = self.groups.receivers(group)
+        else:
+            unique: dict[_Connection, None] = {}
+            for group in groups:
+                if group[:1] == b"#":
+                    target = self._sessions.get(group)
+                    if target is not None:
+                        unique[target] = None
+                else:
+                    unique.update(dict.fromkeys(self.groups.receivers(group)))
+            receivers = tuple(unique)
+        data = event.relay
+        discard = sender if event.self_discard else None
+        for receiver in receivers:
+            if receiver is not discard:
+                receiver.send(data)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty = self._dirty
+        self._dirty = []
+        for connection in dirty:
+            pending = connection.pending
+            if not pending or connection.closed:
+                continue
+            connection.pending = []
+            connection.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+
+def _proc_id(hosts: Sequence[str]) -> int:
+    """The group-id ``proc_id``: this daemon's IPv4 address as a number (127.0.0.1 if none)."""
+    for host in hosts:
+        with contextlib.suppress(OSError):
+            address = socket.inet_aton(host)
+            if address != bytes(4):
+                return int.from_bytes(address, "big")
+    return 0x7F000001
+
+
+class ThreadedDaemon:
+    """A ``SpreadDaemon`` with an event loop in a background thread (tests, tools)."""
+
+    def __init__(self, **options: object) -> None:
+        options.setdefault("port", 0)
+        self.daemon = SpreadDaemon(**options)  # type: ignore[arg-type]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="spreadbusd", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        return self.daemon.port
+
+    @property
+    def unix_path(self) -> str | None:
+        return self.daemon.unix_path
+
+    @property
+    def name(self) -> str:
+        return self.daemon.name
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.daemon.start())
+        except BaseException as exc:  # handed to the starting thread
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.daemon.stop())
+        self._loop.close()
+
+    def start(self) -> ThreadedDaemon:
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, function: object, *args: object) -> object:
+        """Run ``function(*args)`` in the daemon's thread and return its result."""
+        future = asyncio.run_coroutine_threadsafe(_call(function, *args), self._loop)
+        return future.result(timeout=10)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+
+async def _call(function, *args):  # noqa: ANN001, ANN202 - plain trampoline
+    return function(*args)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spreadbusd",
+        description="Spread 4 compatible message bus daemon for SeisComP3 clients.",
+    )
+    parser.add_argument(
+        "-n", "--name", help="this daemon's name (its entry in spread.conf); default localhost"
+    )
+    parser.add_argument("-c", "--config", metavar="FILE", help="Spread configuration file (spread.conf)")
+    parser.add_argument("--port", type=int, help="client port (default: the segment's port, or 4803)")
+    parser.add_argument(
+        "--bind",
+        action="append",
+        metavar="ADDRESS",
+        help="address to listen on, repeatable; 0.0.0.0 for all (default: 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--unix-dir", default=wire.UNIX_SOCKET_DIR, help="directory of the <port> unix socket"
+    )
+    parser.add_argument("--no-unix", action="store_true", help="do not listen on a unix socket")
+    parser.add_argument(
+        "--max-session-messages", type=int, help="messages queued for a slow client before it is dropped"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default INFO)"
+    )
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> dict:
+    """``SpreadDaemon`` keyword arguments from the command line (and the configuration file)."""
+    options: dict = {"name": args.name or "localhost"}
+    if args.config:
+        config = load_config(args.config)
+        segment, entry = config.find_daemon(args.name)
+        for key in config.unknown:
+            log.warning("%s: unknown key %s ignored", args.config, key)
+        options.update(
+            name=entry.name,
+            port=segment.port,
+            hosts=entry.client_addresses,
+            max_session_messages=config.max_session_messages,
+            proc_id=int.from_bytes(socket.inet_aton(entry.address), "big"),
+        )
+    if args.port is not None:
+        options["port"] = args.port
+    if args.bind:
+        options["hosts"] = [] if args.bind == ["0.0.0.0"] else args.bind
+    if args.max_session_messages is not None:
+        options["max_session_messages"] = args.max_session_messages
+    options["unix_dir"] = None if args.no_unix else args.unix_dir
+    return options
+
+
+async def _serve_until_signal(daemon: SpreadDaemon) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await daemon.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("daemon %s stopping", daemon.name)
+        await daemon.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = args.log_level or ("DEBUG" if args.verbose >= 1 else "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        options = options_from_args(args)
+        daemon = SpreadDaemon(**options)
+    except (ConfigError, ValueError) as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        asyncio.run(_serve_until_signal(daemon))
+    except OSError as exc:
+        log.error("cannot serve: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""One client connection of the daemon, as a state machine over bytes (no I/O).
+
+States, in order::
+
+    CONNECTING ──connect message──▶ NAMING ──admit()──▶ AUTHENTICATING ──auth choice──▶ OPEN
+         │                            │  (refuse())          │ (bad method)              │
+         └──────── silent close ──────┴──── reject byte ─────┴──── reject byte ──────────┴─▶ CLOSED
+
+``receive_data(bytes)`` returns a list of events (``ConnectRequested``, ``Established``,
+``Join``, ``Leave``, ``Multicast``, ``Kill``, ``Refused``, ``Dropped``) and the bytes to send
+ride on the events (``reply``). The daemon decides about names (uniqueness, the invented
+name for an empty one) between ``ConnectRequested`` and ``admit()`` / ``refuse()``: it owns
+the session table. Every protocol violation after the handshake yields ``Dropped`` and the
+session is CLOSED; the daemon then closes the socket without a word, as Spread does.
+
+Validation of a client header (spec section 6), done as soon as its 48 bytes are in:
+exactly one service or JOIN/LEAVE/KILL bit; no bits besides those and SELF_DISCARD (Spread
+would relay them; here they are refused); the sender is this session's private group;
+0 <= num_groups <= 100; only endian and msg_type bits in the hint; data within 14 400 000
+bytes. JOIN/LEAVE must name one legal group (1..31 characters of 0x24..0x7e), which also
+keeps private groups out of the group table.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from spreadbus import wire
+
+_COMMAND_OR_SERVICE = wire.REGULAR_MESS | wire.COMMAND_MESS
+_ALLOWED_TYPE_BITS = _COMMAND_OR_SERVICE | wire.SELF_DISCARD
+_LE_HEADER_TAIL = wire.HEADER_LEN - 4
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    NAMING = "naming"
+    AUTHENTICATING = "authenticating"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequested:
+    """A complete, well-formed connect message; the daemon must ``admit()`` or ``refuse()``."""
+
+    message: wire.ConnectMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Established:
+    """The session is open; ``reply`` is the accept to send."""
+
+    private_group: bytes
+    reply: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The handshake failed: send ``reply`` (one reject byte, or nothing) and close."""
+
+    code: int | None
+    reason: str
+    reply: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A protocol violation or the peer's end of stream: close the socket without a word."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    group: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    group: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """The client disconnects (KILL_MESS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Multicast:
+    """A data message: ``groups`` (names cut at NUL) and ``relay``, the frame every receiver
+    gets (the sender's frame in the daemon's little-endian order, hint untouched)."""
+
+    groups: list[bytes]
+    self_discard: bool
+    relay: bytes
+
+
+Event = ConnectRequested | Established | Refused | Dropped | Join | Leave | Kill | Multicast
+
+
+class Session:
+    """Handshake and message validation of one client connection."""
+
+    def __init__(self, daemon_name: bytes, auth_methods: tuple[str, ...] = ("NULL",)) -> None:
+        self.daemon_name = daemon_name
+        self.auth_methods = auth_methods
+        self.state = State.CONNECTING
+        self.connect: wire.ConnectMessage | None = None
+        self.private_group: bytes = b""
+        self._handshake = bytearray()
+        self._parser: wire.MessageParser | None = None
+
+    # --- handshake ----------------------------------------------------------------------------
+
+    @property
+    def wants_membership(self) -> bool:
+        return bool(self.connect and self.connect.membership)
+
+    def admit(self, name: bytes) -> bytes:
+        """Accept the connect message under private name ``name``; returns the bytes to send.
+
+        For clients >= 3.16 that is the auth list (the accept follows the auth choice);
+        older clients skip authentication and get the accept at once (``state`` is then
+        OPEN). Bytes the client sent early are kept: call ``receive_data(b"")`` next.
+        """
+        if self.state is not State.NAMING or self.connect is None:
+            raise RuntimeError(f"admit() in state {self.state.value}")
+        self.private_group = wire.private_group(name, self.daemon_name)
+        if self.connect.wants_auth:
+            self.state = State.AUTHENTICATING
+            return wire.encode_auth_list(self.auth_methods)
+        if "NULL" not in self.auth_methods:
+            self.state = State.CLOSED
+            return wire.encode_reject_byte(wire.REJECT_AUTH)
+        return self._open().reply
+
+    def refuse(self, code: int) -> bytes:
+        """Refuse the connect message with ``code``; returns the reject byte to send."""
+        self.state = State.CLOSED
+        return wire.encode_reject_byte(code)
+
+    def _open(self) -> Established:
+        assert self.connect is not None
+        self.state = State.OPEN
+        self._parser = wire.MessageParser(check_header=self._check_header)
+        accept = wire.encode_accept(self.private_group, self.connect.wants_patch_byte)
+        # A client may not send before the accept, but bytes that are already here count.
+        leftover = bytes(self._handshake)
+        self._handshake.clear()
+        if leftover:
+            self._parser.feed(leftover)
+        return Established(self.private_group, accept)
+
+    # --- input --------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        state = self.state
+        if state is State.OPEN:
+            assert self._parser is not None
+            self._parser.feed(data)
+            return self._read_messages()
+        if state is State.CLOSED:
+            return []
+        self._handshake += data
+        if state is State.CONNECTING:
+            return self._read_connect()
+        if state is State.AUTHENTICATING:
+            return self._read_auth()
+        return []  # NAMING: keep the bytes until the daemon decides
+
+    def receive_eof(self) -> list[Event]:
+        if self.state is State.CLOSED:
+            return []
+        self.state = State.CLOSED
+        return [Dropped("connection closed by the client")]
+
+    def _read_connect(self) -> list[Event]:
+        try:
+            result = wire.decode_connect(self._handshake)
+        except wire.HandshakeError as exc:
+            self.state = State.CLOSED
+            return [Refused(exc.code, exc.reason, wire.encode_reject_byte(exc.code))]
+        if result is None:
+            return []
+        self.connect, used = result
+        del self._handshake[:used]
+        self.state = State.NAMING
+        return [ConnectRequested(self.connect)]
+
+    def _read_auth(self) -> list[Event]:
+        result = wire.decode_auth_choice(self._handshake)
+        if result is None:
+            return []
+        methods, used = result
+        del self._handshake[:used]
+        unknown = [m for m in methods if m not in self.auth_methods]
+        if unknown or not methods:
+            self.state = State.CLOSED
+            reason = (
+                f"authentication method {unknown[0]!r} not allowed" if unknown else "no authentication method"
+            )
+            return [Refused(wire.REJECT_AUTH, reason, wire.encode_reject_byte(wire.REJECT_AUTH))]
+        established = self._open()
+        events: list[Event] = [established]
+        if self._parser is not None and self._parser.buffered:
+            events.extend(self._read_messages())
+        return events
+
+    # --- messages -----------------------------------------------------------------------------
+
+    def _check_header(self, header: wire.Header) -> None:
+        bits = header.type
+        service = bits & _COMMAND_OR_SERVICE
+        if not service or service & (service - 1):
+            raise wire.InvalidHeader(f"type 0x{bits:08x} needs exactly one service or command bit")
+        if bits & ~_ALLOWED_TYPE_BITS:
+            raise wire.InvalidHeader(f"type 0x{bits:08x} has bits a client may not send")
+        sender = wire.decode_name(header.sender[: wire.MAX_GROUP_NAME - 1])
+        if sender != self.private_group:
+            raise wire.InvalidHeader(f"sender {sender!r} is not this session")
+        if not wire.hint_is_valid(header.hint):
+            raise wire.InvalidHeader(f"hint {header.hint.hex()} has reserved bits")
+
+    def _read_messages(self) -> list[Event]:
+        assert self._parser is not None
+        events: list[Event] = []
+        parser = self._parser
+        try:
+            while (frame := parser.next_frame()) is not None:
+                event = self._message_event(frame)
+                events.append(event)
+                if isinstance(event, Kill | Dropped):
+                    self.state = State.CLOSED
+                    break
+        except wire.SpreadWireError as exc:
+            self.state = State.CLOSED
+            events.append(Dropped(f"invalid message: {exc}"))
+        return events
+
+    def _message_event(self, frame: wire.Frame) -> Event:
+        header = frame.header
+        bits = header.type
+        if bits & wire.REGULAR_MESS:
+            raw = frame.raw
+            if header.byteorder != wire.LITTLE:
+                raw = (
+                    wire.pack_header(bits, header.sender, header.num_groups, header.hint, header.data_len)
+                    + raw[wire.HEADER_LEN :]
+                )
+            return Multicast(frame.groups, bool(bits & wire.SELF_DISCARD), raw)
+        if bits & wire.KILL_MESS:
+            return Kill()
+        if header.num_groups < 1:
+            return Dropped("JOIN/LEAVE without a group")
+        group = wire.decode_name(frame.group_fields[0])
+        if not wire.is_legal_name(group):
+            return Dropped(f"JOIN/LEAVE of illegal group name {group!r}")
+        return Join(group) if bits & wire.JOIN_MESS else Leave(group)
