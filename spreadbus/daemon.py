@@ -107,7 +107,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
             reason = f"connection error: {exc}" if exc else "connection closed by the client"
-            self.daemon._drop(self, reason)
+            quiet = exc is None or isinstance(exc, ConnectionResetError)
+            self.daemon._drop(self, reason, level=logging.INFO if quiet else logging.WARNING)
 
     def pause_writing(self) -> None:
         self.paused = True
