@@ -1,0 +1,161 @@
+"""Notifiers written into a SeisComP3 database: ADD, UPDATE and REMOVE as SeisComP3 performs them.
+
+The statements differ from SeisComP3's in one respect only: the transactions. SeisComP3 commits
+every object on its own; here the caller decides (a whole batch of messages per transaction),
+and each notifier runs inside a savepoint only when a batch has to be replayed after a
+failure. The rows that result are the rows SeisComP3 would leave, quirks included:
+
+* an UPDATE mentions only what SeisComP3 mentions, so the sub-columns of an optional value
+  class that became absent keep their old values beside ``<name>_used = 0``;
+* a REMOVE deletes the object's own rows and not its children's, which stay as orphans when
+  the sender did not remove them first, as SeisComP3's senders do;
+* an UPDATE or REMOVE that finds no row succeeds without effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from dbplugin.rows import RowBuilder
+from dbplugin.schema import Schema
+from scmaster3.datamodel import BaseObject, Notifier, Object, PublicObject
+from scmaster3.datamodel.description import Model, Version, load_model
+
+
+class NotifierRejected(Exception):
+    """The database cannot take this notifier for what it says (not for being unreachable)."""
+
+
+class NotifierStore:
+    """Applies notifiers on a connection that the caller holds in a transaction."""
+
+    def __init__(self, schema: Schema, version: Version, model: Model | None = None) -> None:
+        model = model or load_model()
+        self.schema = schema
+        self.version = version
+        self._rows = RowBuilder(model, version, schema.column_name)
+        self._public_id = schema.public_id_column
+        self._find_public = (
+            sa.select(schema.public_object.c._oid).where(self._public_id == sa.bindparam("public_id"))
+        )
+        self._where_columns: dict[str, frozenset[str]] = {}
+        for class_name, table in schema.class_tables.items():
+            spec = model.classes[class_name].table
+            assert spec is not None and table is not None
+            self._where_columns[class_name] = frozenset(
+                schema.column_name(c.name) for c in spec.columns_in(version) if c.index_hint
+            )
+
+    def apply(self, connection: sa.Connection, notifier: Notifier) -> None:
+        """Execute one notifier; NotifierRejected when its content cannot be stored."""
+        obj = notifier.object
+        if obj is None:
+            return
+        operation = notifier.operation.value
+        if operation == "add":
+            self._add(connection, notifier.parentID, obj)
+        elif operation == "update":
+            self._update(connection, notifier.parentID, obj)
+        elif operation == "remove":
+            self._remove(connection, notifier.parentID, obj)
+
+    def apply_all(self, connection: sa.Connection, notifiers: Iterable[Notifier]) -> None:
+        for notifier in notifiers:
+            self.apply(connection, notifier)
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _oid_of(self, connection: sa.Connection, public_id: str) -> int | None:
+        return connection.execute(self._find_public, {"public_id": public_id}).scalar()
+
+    def _parent_oid(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> int:
+        oid = self._oid_of(connection, parent_id)
+        if oid is None:
+            raise NotifierRejected(f"parent {parent_id!r} of {type(obj).__name__} {_describe(obj)} is not stored")
+        return oid
+
+    def _table(self, obj: BaseObject) -> sa.Table:
+        table = self.schema.class_tables.get(type(obj).__name__)
+        if table is None:
+            raise NotifierRejected(f"{type(obj).__name__} objects have no table")
+        return table
+
+    def _locate(self, connection: sa.Connection, table: sa.Table, parent_oid: int, obj: BaseObject, row: dict) -> int | None:
+        """The oid of a stored non-public object, found by its index columns as SeisComP3 does."""
+        keys = self._where_columns[type(obj).__name__] or row.keys()
+        query = sa.select(table.c._oid).where(table.c._parent_oid == parent_oid)
+        for name in sorted(keys):
+            if name not in row:
+                continue
+            value = row[name]
+            query = query.where(table.c[name].is_(None) if value is None else table.c[name] == value)
+        return connection.execute(query.limit(1)).scalar()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _add(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> None:
+        if not isinstance(obj, Object):
+            raise NotifierRejected(f"{type(obj).__name__} is not a data-model object")
+        table = self._table(obj)
+        if isinstance(obj, PublicObject) and self._oid_of(connection, obj.publicID) is not None:
+            raise NotifierRejected(f"{type(obj).__name__} {obj.publicID!r} is stored already")
+        parent_oid = self._parent_oid(connection, parent_id, obj)
+        self._insert_tree(connection, table, parent_oid, obj)
+
+    def _insert_tree(self, connection: sa.Connection, table: sa.Table, parent_oid: int, obj: Object) -> None:
+        oid = connection.execute(self.schema.object.insert()).inserted_primary_key[0]
+        if isinstance(obj, PublicObject):
+            connection.execute(self.schema.public_object.insert(), {"_oid": oid, self._public_id.name: obj.publicID})
+        row = self._rows.row(obj)
+        row["_oid"] = oid
+        row["_parent_oid"] = parent_oid
+        connection.execute(table.insert(), row)
+        # Children top-down, each below the row just written, like SeisComP3's object writer.
+        for child_spec, child in obj.iter_children():
+            if child_spec.present_in(self.version):
+                self._insert_tree(connection, self._table(child), oid, child)
+
+    def _update(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> None:
+        table = self._table(obj)
+        parent_oid = self._parent_oid(connection, parent_id, obj)
+        row = self._rows.row(obj)
+        if isinstance(obj, PublicObject):
+            oid = self._oid_of(connection, obj.publicID)
+            if oid is None:
+                raise NotifierRejected(f"{type(obj).__name__} {obj.publicID!r} to update is not stored")
+            if row:
+                connection.execute(
+                    table.update().where(table.c._oid == oid, table.c._parent_oid == parent_oid).values(row)
+                )
+            return
+        keys = self._where_columns[type(obj).__name__]
+        if not keys:
+            raise NotifierRejected(f"{type(obj).__name__} has no index: SeisComP3 cannot update it either")
+        values = {name: value for name, value in row.items() if name not in keys}
+        if not values:
+            return
+        query = table.update().where(table.c._parent_oid == parent_oid)
+        for name in sorted(keys):
+            value = row.get(name)
+            query = query.where(table.c[name].is_(None) if value is None else table.c[name] == value)
+        connection.execute(query.values(values))
+
+    def _remove(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> None:
+        table = self._table(obj)
+        if isinstance(obj, PublicObject):
+            oid = self._oid_of(connection, obj.publicID)
+        else:
+            parent_oid = self._oid_of(connection, parent_id)
+            oid = None if parent_oid is None else self._locate(connection, table, parent_oid, obj, self._rows.row(obj))
+        if oid is None:
+            return
+        connection.execute(table.delete().where(table.c._oid == oid))
+        if isinstance(obj, PublicObject):
+            connection.execute(self.schema.public_object.delete().where(self.schema.public_object.c._oid == oid))
+        connection.execute(self.schema.object.delete().where(self.schema.object.c._oid == oid))
+
+
+def _describe(obj: BaseObject) -> str:
+    return repr(obj.publicID) if isinstance(obj, PublicObject) else repr(obj)[:120]

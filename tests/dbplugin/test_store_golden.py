@@ -1,0 +1,41 @@
+"""Stored rows equal the rows real SeisComP3 stored for the same messages (SQLite dumps)."""
+
+import pytest
+import sqlalchemy as sa
+
+from dbplugin.schema import build_schema, create_schema
+from dbplugin.store import NotifierStore
+from scmaster3.datamodel import CURRENT_VERSION
+from scmaster3.io import binary
+from tests.dbplugin.golden_rows import parse_dump, read_rows
+
+# (dump after the step, payloads sent in that step, in order)
+BINARY_STEPS = [
+    ("add_bin", ["03_scdispatch_add_binary_m04", "03_scdispatch_add_binary_m05", "03_scdispatch_add_binary_m06"]),
+    ("update_bin", ["04_scdispatch_update_binary_m04"]),
+    ("remove_bin", ["05_scdispatch_remove_binary_m04"]),
+]
+
+
+def _message(shared_dir, prefix):
+    (path,) = (shared_dir / "golden" / "sc3" / "payloads").glob(f"{prefix}_*.body.bin")
+    return binary.decode(path.read_bytes())
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'sc3.sqlite'}")
+    yield engine
+    engine.dispose()
+
+
+def test_binary_steps_give_the_rows_seiscomp3_stored(shared_dir, sqlite_engine):
+    schema = build_schema("sqlite")
+    create_schema(sqlite_engine, schema)
+    store = NotifierStore(schema, CURRENT_VERSION)
+    for step, prefixes in BINARY_STEPS:
+        for prefix in prefixes:
+            with sqlite_engine.begin() as connection:
+                store.apply_all(connection, _message(shared_dir, prefix).attachments)
+        expected = parse_dump(shared_dir / "golden" / "sc3" / "db" / f"db_rows_after_{step}.sql")
+        assert read_rows(sqlite_engine) == expected, step
