@@ -31,14 +31,15 @@ class Time(tuple):
                 raise ValueError(f"Time {label} {value} outside the 32-bit range of the archives")
         return tuple.__new__(cls, (seconds, microseconds))
 
+    # A plain tuple would otherwise answer for the comparison and find (s, us) == Time(s, us).
     def __eq__(self, other: object) -> bool:
         if type(other) is not Time:
-            return NotImplemented
+            return False if isinstance(other, tuple) else NotImplemented
         return tuple.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
         if type(other) is not Time:
-            return NotImplemented
+            return True if isinstance(other, tuple) else NotImplemented
         return tuple.__ne__(self, other)
 
     __hash__ = tuple.__hash__
