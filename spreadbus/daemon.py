@@ -281,8 +281,12 @@ class SpreadDaemon:
 
     def _timed_out(self, connection: _Connection) -> None:
         connection.timer = None
-        stage = "connect message" if connection.session.state is State.CONNECTING else "authentication"
-        self._drop(connection, f"no complete {stage} within the time limit")
+        if connection.session.state is State.AUTHENTICATING:
+            # Spread answers an incomplete auth choice with REJECT_AUTH.
+            reply = connection.session.refuse(wire.REJECT_AUTH)
+            self._refuse(connection, wire.REJECT_AUTH, "no complete auth choice in time", reply)
+            return
+        self._drop(connection, "no complete connect message within the time limit")
 
     def _handle(self, connection: _Connection, events: list) -> None:
         for event in events:

@@ -14,11 +14,13 @@ the session table. Every protocol violation after the handshake yields ``Dropped
 session is CLOSED; the daemon then closes the socket without a word, as Spread does.
 
 Validation of a client header (spec section 6), done as soon as its 48 bytes are in:
-exactly one service or JOIN/LEAVE/KILL bit; no bits besides those and SELF_DISCARD (Spread
-would relay them; here they are refused); the sender is this session's private group;
+exactly one service or JOIN/LEAVE/KILL bit; no REJECT_MESS bit (Spread would relay it, and
+every receiving library would then read a reject message's extra field that is not there);
+the sender is this session's private group;
 0 <= num_groups <= 100; only endian and msg_type bits in the hint; data within 14 400 000
 bytes. JOIN/LEAVE must name one legal group (1..31 characters of 0x24..0x7e), which also
-keeps private groups out of the group table.
+keeps private groups out of the group table. Other stray type bits (DROP_RECV, RESERVED,
+membership bits beside a service bit) are relayed unchanged, as Spread relays them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from dataclasses import dataclass
 from spreadbus import wire
 
 _COMMAND_OR_SERVICE = wire.REGULAR_MESS | wire.COMMAND_MESS
-_ALLOWED_TYPE_BITS = _COMMAND_OR_SERVICE | wire.SELF_DISCARD
 _LE_HEADER_TAIL = wire.HEADER_LEN - 4
 
 
@@ -215,8 +216,8 @@ class Session:
         service = bits & _COMMAND_OR_SERVICE
         if not service or service & (service - 1):
             raise wire.InvalidHeader(f"type 0x{bits:08x} needs exactly one service or command bit")
-        if bits & ~_ALLOWED_TYPE_BITS:
-            raise wire.InvalidHeader(f"type 0x{bits:08x} has bits a client may not send")
+        if bits & wire.REJECT_MESS:
+            raise wire.InvalidHeader(f"type 0x{bits:08x} carries REJECT_MESS")
         sender = wire.decode_name(header.sender[: wire.MAX_GROUP_NAME - 1])
         if sender != self.private_group:
             raise wire.InvalidHeader(f"sender {sender!r} is not this session")

@@ -582,6 +582,13 @@ class Frame:
 HeaderCheck = Callable[[Header], None]
 
 
+class _Default:
+    """Marker of an argument left at its default."""
+
+
+_DEFAULT = _Default()
+
+
 class MessageParser:
     """Incremental message parser over a byte stream (either direction).
 
@@ -592,20 +599,25 @@ class MessageParser:
     makes it buffer more than one legal frame. Work is linear in the bytes fed. After an
     error the parser stays failed and raises the same error again.
 
-    ``from_daemon=True`` reads the extra ``old_type`` field of reject messages.
+    ``from_daemon=True`` reads the extra ``old_type`` field of reject messages. ``max_groups``
+    defaults to 100 (``MAX_GROUPS_PER_MESSAGE``) for messages from clients and to no limit
+    for messages from the daemon (a membership message lists every member); ``None`` is no
+    limit.
     """
 
     def __init__(
         self,
         *,
         from_daemon: bool = False,
-        max_groups: int | None = MAX_GROUPS_PER_MESSAGE,
+        max_groups: int | None | _Default = _DEFAULT,
         max_body: int = MAX_MESSAGE_BODY_LEN - HEADER_LEN,
         check_header: HeaderCheck | None = None,
     ) -> None:
         self._buf = bytearray()
         self._pos = 0
         self._from_daemon = from_daemon
+        if isinstance(max_groups, _Default):
+            max_groups = None if from_daemon else MAX_GROUPS_PER_MESSAGE
         self._max_groups = max_groups
         self._max_body = max_body
         self._check_header = check_header

@@ -278,9 +278,11 @@ def test_silent_and_stalled_handshakes_are_dropped(spreadbusd_factory, RawClient
     stalled = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
     stalled.sendall(wire.encode_connect("stall"))
     assert stalled.recv(6) == wire.encode_auth_list()
-    for sock in (silent, half, stalled):
+    for sock in (silent, half):
         assert sock.recv(10) == b""
         sock.close()
+    assert stalled.recv(10) == b"\xf7"  # REJECT_AUTH, as for a short auth choice
+    stalled.close()
     RawClient.connect(daemon, "stall").close()  # its name was released
 
 
@@ -340,6 +342,8 @@ BAD_MESSAGES = {
     "join without group": lambda c: header(c, wire.JOIN_MESS, num_groups=0),
     "join private group": lambda c: header(c, wire.JOIN_MESS) + wire.encode_name(c.private_group),
     "join empty name": lambda c: header(c, wire.JOIN_MESS) + bytes(32),
+    "join 32-byte name": lambda c: header(c, wire.JOIN_MESS) + b"g" * 32,
+    "leave illegal name": lambda c: header(c, wire.LEAVE_MESS) + wire.encode_name("a b"),
     "mixed endian bits": lambda c: (
         b"\x84\x00\x00\x00" + header(c, wire.FIFO_MESS)[4:] + wire.encode_name("g")
     ),
@@ -364,6 +368,15 @@ def test_invalid_message_drops_only_that_session(raw_client, case):
         [b"#watcher#localhost"],
     )
     watcher.sync()
+
+
+def test_stray_type_bits_are_relayed_as_spread_does(raw_client):
+    a = raw_client("a", membership=False)
+    a.join("g")
+    odd = wire.FIFO_MESS | wire.DROP_RECV | 0x4000 | wire.CAUSED_BY_JOIN
+    a.send(odd, ["g"], b"odd")
+    frame = a.receive()
+    assert frame.header.type == odd and frame.data == b"odd" and wire.is_regular(frame.header.type)
 
 
 def test_fragmented_messages_are_reassembled(raw_client):

@@ -19,6 +19,10 @@ What is masked, and why:
 * Bytes after the NUL of name fields the client sends (libspread's KILL garbage) are sent
   as recorded; the daemon must ignore them. Nothing the daemon sends is masked there.
 * A closing connection may show as EOF or as a reset, as in the recordings.
+
+The ``# API SP_receive`` lines say what libspread made of each message; the frames this
+daemon sent are run through the same reading (``library_view``, built on ``wire``) and must
+give the recorded values, so a client built on ``wire`` reports what libspread reports.
 """
 
 import re
@@ -40,6 +44,8 @@ class Replayed:
         self.stage = "auth"  # the next unit from the daemon: auth list, accept, messages
         self.recorded_group = None
         self.actual_group = None
+        self.messages = []  # message frames received, for the SP_receive records
+        self.receives = []  # the recorded SP_receive results
 
     def recv_exact(self, n):
         chunks = []
@@ -68,7 +74,9 @@ class Replayed:
             return head + self.recv_exact(head[4])
         header = self.recv_exact(wire.HEADER_LEN)
         parsed = wire.unpack_header(header)
-        return header + self.recv_exact(32 * parsed.num_groups + parsed.data_len)
+        frame = header + self.recv_exact(32 * parsed.num_groups + parsed.data_len)
+        self.messages.append(frame)
+        return frame
 
     def expect_eof(self):
         try:
@@ -102,11 +110,56 @@ def mask_group_time(frame, times):
     return frame[:at] + bytes(4) + frame[at + 4 :]
 
 
+def library_view(frame, own_group):
+    """What SP_receive returns for ``frame`` (spec 13.3), from ``wire`` alone."""
+    parser = wire.MessageParser(from_daemon=True, max_groups=None)
+    parser.feed(frame)
+    parsed = parser.next_frame()
+    h = parsed.header
+    groups = [g.decode() for g in parsed.groups]
+    if wire.is_regular(h.type):
+        mess_type, order = wire.decode_hint(h.hint)
+        mismatch = int(order != wire.LITTLE)
+    elif h.type & wire.REG_MEMB_MESS:
+        mess_type = groups.index(own_group) if own_group in groups else -1
+        mismatch = 0
+    else:
+        mess_type, mismatch = -1, 0
+    return {
+        "ret": h.data_len,
+        "service_type": h.type,
+        "sender": h.sender_name.decode(),
+        "num_groups": h.num_groups,
+        "groups": groups,
+        "mess_type": mess_type,
+        "endian_mismatch": mismatch,
+        "data_hex": parsed.data.hex(),
+    }
+
+
+def check_receives(conn, times):
+    assert len(conn.receives) <= len(conn.messages)
+    if not conn.receives:
+        return
+    own = conn.actual_group.decode()
+    for frame, recorded in zip(conn.messages, conn.receives, strict=False):
+        view = library_view(frame, own)
+        expected = {key: recorded[key] for key in view}
+        if view["service_type"] & wire.REG_MEMB_MESS:
+            (time_value,) = times
+            expected["data_hex"] = (
+                expected["data_hex"][:8] + struct.pack("<i", time_value).hex() + expected["data_hex"][16:]
+            )
+        assert view == expected
+
+
 def replay(items, daemon):
     conns = {}
     times = set()
     for item in items:
         if item.kind == "API":
+            if item.api == "SP_receive":
+                conns[item.conn].receives.append(item.api_args)
             continue
         if item.kind == "OPEN":
             if item.api == "unix":
@@ -151,6 +204,9 @@ def replay(items, daemon):
     for conn in conns.values():
         conn.sock.close()
     assert len(times) <= 1, "group_id.time must be constant for one daemon run"
+    for conn in conns.values():
+        check_receives(conn, times)
+    return sum(len(conn.receives) for conn in conns.values())
 
 
 TRACES = [
@@ -190,6 +246,8 @@ def test_every_trace_is_replayed(golden_traces):
 
 @pytest.mark.parametrize("trace", TRACES)
 def test_golden_trace(trace, golden_traces, spreadbusd):
-    replay(golden_traces[trace], spreadbusd)
+    checked = replay(golden_traces[trace], spreadbusd)
+    recorded = sum(1 for i in golden_traces[trace] if i.kind == "API" and i.api == "SP_receive")
+    assert checked == recorded
     # The daemon is empty again: every session of the trace ended.
     assert spreadbusd.call(lambda: spreadbusd.daemon.session_count) == 0

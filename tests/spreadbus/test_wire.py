@@ -28,6 +28,10 @@ def message_frames(traces, direction):
             yield name, conn, data
 
 
+def data_items(items):
+    return [i for i in items if i.data is not None]
+
+
 # --- constants --------------------------------------------------------------------------------
 
 
@@ -47,17 +51,23 @@ def test_constants_match_the_protocol_tables():
 
 
 def test_library_connect_messages_encode_byte_exactly(golden_traces):
-    items = golden_traces["01_connect_membership_on"]
+    items = data_items(golden_traces["01_connect_membership_on"])
     assert wire.encode_connect("alice", membership=True, priority=0) == items[0].data
-    assert wire.encode_connect("bob", membership=False) == golden_traces["02_connect_membership_off"][0].data
-    assert wire.encode_connect("", priority=1) == golden_traces["03_connect_empty_name_priority"][0].data
+    assert (
+        wire.encode_connect("bob", membership=False)
+        == data_items(golden_traces["02_connect_membership_off"])[0].data
+    )
+    assert (
+        wire.encode_connect("", priority=1)
+        == data_items(golden_traces["03_connect_empty_name_priority"])[0].data
+    )
     # libspread cuts long names to 10 characters
     long_name = [i for i in golden_traces["06_too_long_name"] if i.conn == "B" and i.data][0]
     assert wire.encode_connect("verylongname12") == long_name.data
 
 
 def test_decode_connect_accepts_library_messages(golden_traces):
-    message, used = wire.decode_connect(golden_traces["03_connect_empty_name_priority"][0].data)
+    message, used = wire.decode_connect(data_items(golden_traces["03_connect_empty_name_priority"])[0].data)
     assert message == wire.ConnectMessage((4, 4, 0), True, 1, b"")
     assert used == 5 and message.wants_auth and message.wants_patch_byte
 
@@ -104,7 +114,7 @@ def test_old_clients_send_no_patch_byte_and_skip_auth():
 
 
 def test_auth_and_accept_frames(golden_traces):
-    items = golden_traces["01_connect_membership_on"]
+    items = data_items(golden_traces["01_connect_membership_on"])
     assert wire.encode_auth_list() == items[1].data
     assert wire.decode_auth_list(items[1].data) == (["NULL"], 6)
     assert wire.encode_auth_choice() == items[2].data
@@ -373,3 +383,17 @@ def test_connect_decoder_only_raises_handshake_errors(buf):
         if result is not None:
             message, used = result
             assert used <= len(buf) and len(message.name) <= wire.MAX_PRIVATE_NAME
+
+
+def test_group_limit_defaults_by_direction():
+    members = [f"#m{i}#localhost" for i in range(150)]
+    notice = wire.encode_membership(
+        wire.CAUSED_BY_JOIN, "big", members, wire.GroupId(1, 2, 3), [[members[0]]]
+    )
+    from_daemon = wire.MessageParser(from_daemon=True)
+    from_daemon.feed(notice)
+    assert len(from_daemon.next_frame().groups) == 150
+    from_client = wire.MessageParser()
+    from_client.feed(wire.encode_message(wire.FIFO_MESS, "#a#b", members))
+    with pytest.raises(wire.InvalidHeader):
+        from_client.next_frame()
