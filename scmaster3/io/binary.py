@@ -370,6 +370,8 @@ class _Compiler:
             "except ArchiveError as exc:",
             f"    exc.add_frame({spec.name!r}, {fields}[f])",
             "    raise",
+            "except RecursionError:",
+            "    raise",
             "except Exception as exc:",
             "    err = unencodable(exc)",
             f"    err.add_frame({spec.name!r}, {fields}[f])",
