@@ -217,13 +217,10 @@ class SpreadDaemon:
         except BaseException:
             await self.stop()
             raise
-        where = ", ".join(f"{h}:{p}" for h, p in self.addresses)
-        log.info(
-            "daemon %s serving clients on %s%s",
-            self.name,
-            where,
-            f" and {self.unix_path}" * bool(self.unix_path),
-        )
+        where = [f"{host}:{bound}" for host, bound in self.addresses]
+        if self.unix_path:
+            where.append(self.unix_path)
+        log.info("daemon %s serving clients on %s", self.name, ", ".join(where))
 
     async def _start_unix(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -23,14 +23,14 @@ Handshake (section 3 of the protocol)
 
 Messages (sections 5 and 7)
     ``Header`` (named tuple), ``unpack_header``, ``pack_header``, ``encode_hint``,
-    ``decode_hint``, ``encode_message``, ``encode_reject_message``, ``Frame`` (one complete
-    message: header, groups, data, raw bytes), ``MessageParser`` (``feed(bytes)``,
-    ``next_frame()``, ``frames()``): an incremental, O(n) parser that can check each header
-    before its body arrives.
+    ``decode_hint``, ``hint_is_valid``, ``encode_message``, ``encode_reject_message``,
+    ``Frame`` (one complete message: header, groups, data, raw bytes), ``MessageParser``
+    (``feed(bytes)``, ``next_frame()``, ``frames()``): an incremental, O(n) parser that can
+    check each header before its body arrives.
 
 Membership (section 7.3/7.4)
-    ``GroupId``, ``encode_membership``, ``encode_self_leave``, ``encode_transitional``,
-    ``decode_membership`` (-> ``MembershipBody``), ``is_regular``, ``is_membership``,
+    ``GroupId``, ``encode_membership``, ``encode_membership_body``, ``encode_self_leave``,
+    ``encode_transitional``, ``decode_membership`` (-> ``MembershipBody``), ``is_regular``, ``is_membership``,
     ``is_self_leave``.
 
 Errors
