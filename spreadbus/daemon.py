@@ -64,7 +64,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, daemon: SpreadDaemon, transport_kind: str) -> None:
         self.daemon = daemon
         self.kind = transport_kind
-        self.session = Session(daemon.name_bytes, daemon.auth_methods)
+        self.session = Session(daemon.name_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.private_name: bytes | None = None  # reserved once the connect message is in
@@ -180,7 +180,6 @@ class SpreadDaemon:
         self.max_sessions = max_sessions
         self.accept_timeout = accept_timeout
         self.auth_timeout = auth_timeout
-        self.auth_methods = ("NULL",)
         self.proc_id = proc_id if proc_id is not None else _proc_id(self.hosts)
         self.port = 0
         self.unix_path: str | None = None
@@ -323,11 +322,7 @@ class SpreadDaemon:
         self._names[name] = connection
         connection.private_name = name
         connection.membership = message.membership
-        reply = connection.session.admit(name)
-        connection.transport.write(reply)
-        if connection.session.state is State.CLOSED:
-            self._refuse(connection, wire.REJECT_AUTH, "the NULL method is not allowed", b"")
-            return
+        connection.transport.write(connection.session.admit(name))
         if connection.timer is not None:
             connection.timer.cancel()
             connection.timer = self.loop.call_later(self.auth_timeout, self._timed_out, connection)

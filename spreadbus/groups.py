@@ -62,25 +62,14 @@ class GroupTable(Generic[Member]):
     def __len__(self) -> int:
         return len(self._groups)
 
-    def __contains__(self, group: object) -> bool:
-        return group in self._groups
-
     def receivers(self, group: bytes) -> tuple[Member, ...]:
         """Values of the group's members in join order (empty for an unknown group)."""
         entry = self._groups.get(group)
         return entry.values if entry is not None else ()
 
-    def member_names(self, group: bytes) -> list[bytes]:
-        """The members' private group names, sorted as in membership notices."""
-        entry = self._groups.get(group)
-        return sorted(entry.members) if entry is not None else []
-
     def is_member(self, group: bytes, member: bytes) -> bool:
         entry = self._groups.get(group)
         return entry is not None and member in entry.members
-
-    def groups_of(self, member: bytes) -> list[bytes]:
-        return list(self._member_groups.get(member, ()))
 
     def join(self, group: bytes, member: bytes, value: Member) -> Change[Member] | None:
         """``member`` joins ``group``; ``None`` if it already is a member."""

@@ -115,10 +115,6 @@ class Session:
 
     # --- handshake ----------------------------------------------------------------------------
 
-    @property
-    def wants_membership(self) -> bool:
-        return bool(self.connect and self.connect.membership)
-
     def admit(self, name: bytes) -> bytes:
         """Accept the connect message under private name ``name``; returns the bytes to send.
 
@@ -132,9 +128,6 @@ class Session:
         if self.connect.wants_auth:
             self.state = State.AUTHENTICATING
             return wire.encode_auth_list(self.auth_methods)
-        if "NULL" not in self.auth_methods:
-            self.state = State.CLOSED
-            return wire.encode_reject_byte(wire.REJECT_AUTH)
         return self._open().reply
 
     def refuse(self, code: int) -> bytes:
