@@ -18,17 +18,20 @@ messages never interleave on the wire, and so are receives.
 
 Extensions over SpreadModule: ``connect()`` also accepts the path of a unix socket and the
 keyword-only ``timeout`` (bounds the connect and the handshake) and ``byteorder`` (the order
-this client writes, normally the host's); ``error.code``; mailboxes are context managers.
+this client writes, normally the host's); ``receive(timeout)``; ``error.code``; mailboxes
+are context managers.
 """
 
 from __future__ import annotations
 
 import fcntl
+import select
 import socket
 import struct
 import sys
 import termios
 import threading
+import time
 from typing import NamedTuple, TypeAlias
 
 from spreadbus import wire
@@ -307,6 +310,14 @@ def version() -> tuple[int, int, int]:
 # --- the mailbox -------------------------------------------------------------------------------
 
 
+def _readable(sock: socket.socket, deadline: float) -> bool:
+    """Wait until ``sock`` has something to read (or is closed) or ``deadline`` passes."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    remaining = max(deadline - time.monotonic(), 0.0)
+    return bool(poller.poll(remaining * 1000))
+
+
 class _StreamBroken(Exception):
     """The daemon closed the connection, or reading from it failed."""
 
@@ -496,10 +507,15 @@ class Mailbox:
 
     # --- receiving ---------------------------------------------------------------------------
 
-    def receive(self) -> RegularMsg | MembershipMsg:
-        """Block until the next message; a data message or a membership notice."""
+    def receive(self, timeout: float | None = None) -> RegularMsg | MembershipMsg:
+        """Block until the next message; a data message or a membership notice.
+
+        ``timeout`` (an extension, seconds): raise ``TimeoutError`` if no complete message
+        arrives in time; the mailbox stays usable and keeps what arrived.
+        """
         if self._closed:
             raise self._closed_error("receive")
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._recv_lock:
             while True:
                 if self._failure is not None:
@@ -508,18 +524,22 @@ class Mailbox:
                 if message is not None:
                     return message
                 try:
-                    self._fill()
+                    self._fill(deadline)
                 except _StreamBroken:
                     raise self._lost() from None
 
-    def _fill(self) -> None:
+    def _fill(self, deadline: float | None) -> None:
         """Read until the buffer holds at least the ``_missing`` bytes of the next message."""
         sock = self._sock
         missing = self._missing
         exact = self._exact
         chunks = []
+        timed_out = False
         try:
             while missing > 0:
+                if deadline is not None and not _readable(sock, deadline):
+                    timed_out = True
+                    break
                 want = missing if exact else max(missing, _RECV_SIZE)
                 chunk = sock.recv(min(want, _MAX_READ))
                 if not chunk:
@@ -528,11 +548,15 @@ class Mailbox:
                 missing -= len(chunk)
         except OSError:
             raise _StreamBroken from None
-        buf, pos = self._buf, self._pos
-        if pos < len(buf):
-            chunks.insert(0, buf[pos:] if pos else buf)
-        self._buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._pos = 0
+        finally:
+            if chunks:
+                buf, pos = self._buf, self._pos
+                if pos < len(buf):
+                    chunks.insert(0, buf[pos:] if pos else buf)
+                self._buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                self._pos = 0
+        if timed_out:
+            raise TimeoutError("no complete message within the timeout")
 
     def _name(self, field: bytes) -> str:
         name = self._names.get(field)
