@@ -88,7 +88,7 @@ class Kill:
     """The client disconnects (KILL_MESS)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every message, and frozen init costs
 class Multicast:
     """A data message: ``groups`` (names cut at NUL) and ``relay``, the frame every receiver
     gets (the sender's frame in the daemon's little-endian order, hint untouched)."""
@@ -112,6 +112,7 @@ class Session:
         self.private_group: bytes = b""
         self._handshake = bytearray()
         self._parser: wire.MessageParser | None = None
+        self._sender_field = b""
 
     # --- handshake ----------------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ class Session:
         assert self.connect is not None
         self.state = State.OPEN
         self._parser = wire.MessageParser(check_header=self._check_header)
+        self._sender_field = wire.encode_name(self.private_group)
         accept = wire.encode_accept(self.private_group, self.connect.wants_patch_byte)
         # A client may not send before the accept, but bytes that are already here count.
         leftover = bytes(self._handshake)
@@ -211,8 +213,9 @@ class Session:
             raise wire.InvalidHeader(f"type 0x{bits:08x} needs exactly one service or command bit")
         if bits & wire.REJECT_MESS:
             raise wire.InvalidHeader(f"type 0x{bits:08x} carries REJECT_MESS")
-        sender = wire.decode_name(header.sender[: wire.MAX_GROUP_NAME - 1])
-        if sender != self.private_group:
+        if header.sender == self._sender_field:  # as libspread writes it: no decoding needed
+            pass
+        elif (sender := wire.decode_name(header.sender[: wire.MAX_GROUP_NAME - 1])) != self.private_group:
             raise wire.InvalidHeader(f"sender {sender!r} is not this session")
         if not wire.hint_is_valid(header.hint):
             raise wire.InvalidHeader(f"hint {header.hint.hex()} has reserved bits")
@@ -225,7 +228,7 @@ class Session:
             while (frame := parser.next_frame()) is not None:
                 event = self._message_event(frame)
                 events.append(event)
-                if isinstance(event, Kill | Dropped):
+                if type(event) is not Multicast and isinstance(event, Kill | Dropped):
                     self.state = State.CLOSED
                     break
         except wire.SpreadWireError as exc:

@@ -671,8 +671,7 @@ class MessageParser:
             buf.clear()
             self._pos = 0
         else:
-            with memoryview(buf) as view:
-                raw = bytes(view[pos : pos + total])
+            raw = bytes(buf[pos : pos + total])
             self._pos = pos + total
         self._header = None
         old_type = None
