@@ -252,13 +252,6 @@ class SpreadDaemon:
                 os.unlink(self.unix_path)
             self.unix_path = None
 
-    async def serve_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.stop()
-
     @property
     def session_count(self) -> int:
         return len(self._sessions)
@@ -280,7 +273,7 @@ class SpreadDaemon:
         if connection.session.state is State.AUTHENTICATING:
             # Spread answers an incomplete auth choice with REJECT_AUTH.
             reply = connection.session.refuse(wire.REJECT_AUTH)
-            self._refuse(connection, wire.REJECT_AUTH, "no complete auth choice in time", reply)
+            self._refuse(connection, "no complete auth choice in time", reply)
             return
         self._drop(connection, "no complete connect message within the time limit")
 
@@ -296,14 +289,15 @@ class SpreadDaemon:
             elif kind is Kill:
                 self._drop(connection, "disconnected (KILL)", level=logging.INFO)
             elif kind is Dropped:
-                level = logging.INFO if event.reason.startswith("connection closed") else logging.WARNING
-                self._drop(connection, event.reason, level=level)
+                self._drop(
+                    connection, event.reason, level=logging.WARNING if event.violation else logging.INFO
+                )
             elif kind is ConnectRequested:
                 self._name_session(connection, event.message)
             elif kind is Established:
                 self._established(connection, event)
             elif kind is Refused:
-                self._refuse(connection, event.code, event.reason, event.reply)
+                self._refuse(connection, event.reason, event.reply)
             if connection.closed:
                 break
 
@@ -314,7 +308,6 @@ class SpreadDaemon:
         elif name in self._names:
             self._refuse(
                 connection,
-                wire.REJECT_NOT_UNIQUE,
                 f"private name {name.decode('latin-1')!r} in use",
                 connection.session.refuse(wire.REJECT_NOT_UNIQUE),
             )
@@ -351,7 +344,7 @@ class SpreadDaemon:
             "%s connected (membership messages %s)", connection, "on" if connection.membership else "off"
         )
 
-    def _refuse(self, connection: _Connection, code: int | None, reason: str, reply: bytes) -> None:
+    def _refuse(self, connection: _Connection, reason: str, reply: bytes) -> None:
         log.warning("%s refused: %s", connection, reason)
         connection.closed = True
         self._forget(connection)

@@ -71,6 +71,7 @@ class Dropped:
     """A protocol violation or the peer's end of stream: close the socket without a word."""
 
     reason: str
+    violation: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ class Session:
         if self.state is State.CLOSED:
             return []
         self.state = State.CLOSED
-        return [Dropped("connection closed by the client")]
+        return [Dropped("connection closed by the client", violation=False)]
 
     def _read_connect(self) -> list[Event]:
         try:
