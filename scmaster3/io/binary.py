@@ -139,6 +139,15 @@ class _ReadState:
         self.book = book
 
 
+_SUBCLASSES = frozenset(
+    (base.rtti_name, spec.rtti_name)
+    for spec in MODEL.classes.values()
+    for base in MODEL.classes.values()
+    if MODEL.is_type_of(base.rtti_name, spec.rtti_name)
+)
+"""(base, derived) pairs of RTTI names: the ``IsTypeOf`` relation, precomputed."""
+
+
 def _read_class_header(buf: bytes, pos: int, st: _ReadState, expected: str) -> tuple[str, int]:
     """The class name of the header at ``pos``; it must be ``expected`` or derived from it."""
     start = pos
@@ -151,7 +160,7 @@ def _read_class_header(buf: bytes, pos: int, st: _ReadState, expected: str) -> t
         name = st.names[class_id]
     else:
         raise ArchiveError(f"class id {class_id} is not in the table of {len(st.names)} names", offset=start)
-    if name != expected and not MODEL.is_type_of(expected, name):
+    if name != expected and (expected, name) not in _SUBCLASSES:
         raise ArchiveError(f"expected class {expected} or a subclass, found {name[:80]!r}", offset=start)
     return name, pos
 
@@ -380,6 +389,17 @@ class _Compiler:
 
     # -- decoders
 
+    def read_static_header(self, indent: int, rtti: str) -> None:
+        """Lines reading a class header that must name ``rtti``: a known id inline, else the helper."""
+        self.emit(
+            indent,
+            "i = unpack_i(buf, pos)[0]",
+            f"if 0 <= i < len(names) and names[i] == {rtti!r}:",
+            "    pos += 4",
+            "else:",
+            f"    pos = read_static_header(buf, pos, st, {rtti!r})",
+        )
+
     def decode_value(self, indent: int, attr: AttributeSpec, target: str) -> None:
         if attr.category == "primitive":
             self.emit(indent, *(line.format(t=target) for line in _PRIMITIVE_READERS[attr.type]))
@@ -403,7 +423,7 @@ class _Compiler:
     def decode_attribute(self, attr: AttributeSpec) -> None:
         target = f"d[{attr.attr!r}]"
         if attr.category == "complex":
-            self.emit(2, f"pos = read_static_header(buf, pos, st, {MODEL.classes[attr.type].rtti_name!r})")
+            self.read_static_header(2, MODEL.classes[attr.type].rtti_name)
             if attr.optional:
                 self.emit(2, "u = buf[pos]", "pos += 1", "if u:")
                 self.decode_value(3, attr, target)
@@ -454,7 +474,7 @@ class _Compiler:
         if self.too_new and spec.is_datamodel:
             self.emit(1, f"raise too_new({spec.name!r})")
             return
-        self.emit(1, f"o = new({cls})", "d = o.__dict__", "f = 0")
+        self.emit(1, f"o = new({cls})", "d = o.__dict__", "names = st.names", "f = 0")
         self.absent_defaults(spec)
         self.emit(1, "try:")
         field = 0
@@ -476,7 +496,10 @@ class _Compiler:
                     "if count:",
                     "    lst = []",
                     "    for k in range(count):",
-                    f"        pos = read_static_header(buf, pos, st, {element.rtti_name!r})",
+                )
+                self.read_static_header(4, element.rtti_name)
+                self.emit(
+                    2,
                     "        if k == 0:",
                     "            u = buf[pos]",
                     "            pos += 1",

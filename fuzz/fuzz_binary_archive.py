@@ -1,0 +1,125 @@
+"""Fuzz the binary archive reader: decoding hostile bytes may only raise ArchiveError.
+
+Usage::
+
+    python fuzz/fuzz_binary_archive.py [iterations] [seed]
+
+The corpus is every inflated binary body of ../shared/golden/sc3/payloads (or of the
+directory in $SCMASTER3_SHARED) plus archives of hand-made messages at several schema
+versions; each iteration mutates one of them (bit flips, byte overwrites, interesting int32
+values over length and class-id fields, cuts, splices, a header swap) and decodes the result,
+both directly and as a zlib payload. A successful decode must re-encode. Anything else than
+success or ArchiveError is printed with the input that caused it; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import sys
+import time
+import traceback
+import zlib
+from pathlib import Path
+
+from scmaster3.datamodel import (
+    Arrival,
+    Comment,
+    CreationInfo,
+    DataMessage,
+    EventParameters,
+    Notifier,
+    NotifierMessage,
+    Origin,
+    Pick,
+    RealArray,
+    Time,
+    TimeQuantity,
+    Version,
+)
+from scmaster3.io import ArchiveError, binary
+from scmaster3.io.payload import decode_payload
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SCMASTER3_SHARED", ROOT.parent / "shared"))
+INTERESTING_INT32 = [0, 1, 2, -1, -2, 4, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, -(2**31), 1 << 20]
+
+
+def corpus() -> list[bytes]:
+    origin = Origin(publicID="Origin/1", time=TimeQuantity(value=Time(1, 2)))
+    origin.add(Arrival(pickID="Pick/1", weight=1.0))
+    origin.add(Comment(text="hi", id="c1", start=Time(3, 4)))
+    ep = EventParameters()
+    ep.add(origin)
+    ep.add(Pick(publicID="Pick/1", creationInfo=CreationInfo(agencyID="X")))
+    messages = [
+        NotifierMessage(attachments=[Notifier(parentID="EventParameters", operation="add", object=origin)]),
+        DataMessage(attachments=[ep, RealArray(content=[1.0, 2.0])]),
+    ]
+    archives = [binary.encode(m, v) for m in messages for v in (Version(0, 0), Version(0, 9), Version(0, 11))]
+    payloads = SHARED / "golden" / "sc3" / "payloads"
+    archives.extend(path.read_bytes() for path in sorted(payloads.glob("*.body.bin")))
+    return archives
+
+
+def mutate(rng: random.Random, archive: bytes, archives: list[bytes]) -> bytes:
+    data = bytearray(archive)
+    for _ in range(rng.randint(1, 4)):
+        choice = rng.randrange(7)
+        position = rng.randrange(len(data) + 1)
+        if choice == 0 and data:
+            data[min(position, len(data) - 1)] ^= 1 << rng.randrange(8)
+        elif choice == 1 and data:
+            data[min(position, len(data) - 1)] = rng.randrange(256)
+        elif choice == 2:
+            data[position:position] = struct.pack("<i", rng.choice(INTERESTING_INT32))
+        elif choice == 3:
+            del data[position:]
+        elif choice == 4:
+            other = rng.choice(archives)
+            data[position:] = other[rng.randrange(len(other) + 1) :]
+        elif choice == 5:
+            data[position : position + 4] = struct.pack("<i", rng.choice(INTERESTING_INT32))
+        elif data[:4] == b"SCBA":
+            del data[:8]
+        else:
+            data[0:0] = b"SCBA" + struct.pack("<i", rng.choice([0x0B, 0x0A, 0x06, 0x0C, 0]))
+    return bytes(data)
+
+
+def exercise(data: bytes) -> None:
+    try:
+        obj = binary.decode(data)
+    except ArchiveError:
+        pass
+    else:
+        binary.encode(obj, binary.archive_version(data)[0])
+    try:
+        decode_payload(zlib.compress(data, 1), 0)
+    except ArchiveError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    iterations = int(argv[1]) if len(argv) > 1 else 100_000
+    seed = int(argv[2]) if len(argv) > 2 else random.randrange(2**32)
+    rng = random.Random(seed)
+    archives = corpus()
+    started = time.perf_counter()
+    print(f"seed {seed}, {len(archives)} archives in the corpus, {iterations} iterations")
+    for iteration in range(iterations):
+        data = mutate(rng, rng.choice(archives), archives)
+        try:
+            exercise(data)
+        except Exception:
+            print(f"iteration {iteration}: input {data.hex()}")
+            traceback.print_exc()
+            return 1
+    elapsed = time.perf_counter() - started
+    print(f"no failure; {iterations / elapsed:,.0f} inputs/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
