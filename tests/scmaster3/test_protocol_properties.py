@@ -65,9 +65,11 @@ def test_encode_then_decode_is_the_identity(message):
     assert type(message).decode(body) == message
     assert type(message).decode(body).encode() == body
     positive = isinstance(message, NetworkMessage)
-    if message.type != 0 and (message.type > 0) == positive and (message.mess_type > 0) == positive:
-        assert decode_message(body, message.mess_type) == message
+    if message.type != 0 and (message.type > 0) == positive:
         assert decode_message(body) == message
+        # The 16-bit Spread message type can lose the sign of a body type beyond 16 bits.
+        if message.mess_type != 0 and (message.mess_type > 0) == positive:
+            assert decode_message(body, message.mess_type) == message
 
 
 @EXAMPLES
