@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+# The Spread facts SeisComP3 relies on come from the Spread wire codec, re-exported here.
+from spreadbus.wire import DEFAULT_SPREAD_PORT as DEFAULT_SPREAD_PORT
+from spreadbus.wire import FIFO_MESS as FIFO_MESS
+from spreadbus.wire import MAX_GROUP_NAME, MAX_PRIVATE_NAME
+from spreadbus.wire import SELF_DISCARD as SELF_DISCARD
+
 
 class MessageType(IntEnum):
     """The ``type`` field of a message body and the Spread message type that carries it.
@@ -179,17 +185,14 @@ MAX_BODY_SIZE = STD_MSG_LEN
 # Room for group names given to SP_receive; a group with more members breaks C++ receivers.
 MAX_GROUPS = 100
 # Spread's limits on names: a client name, and a group name including its terminator.
-MAX_CLIENT_NAME_LENGTH = 10
-MAX_GROUP_NAME_LENGTH = 32
+MAX_CLIENT_NAME_LENGTH = MAX_PRIVATE_NAME
+MAX_GROUP_NAME_LENGTH = MAX_GROUP_NAME
 
 # The Spread envelope: one regular message to one group per SeisComP3 message.
-FIFO_MESS = 0x00000004
-SELF_DISCARD = 0x00000040
 # Service type of every send of the client library and the master.
 SERVICE_TYPE = FIFO_MESS | SELF_DISCARD
 # The master's own periodic report goes to its private group without SELF_DISCARD.
 MASTER_REPORT_SERVICE_TYPE = FIFO_MESS
-DEFAULT_SPREAD_PORT = 4803
 DEFAULT_SPREAD_DAEMON = "localhost"
 
 
