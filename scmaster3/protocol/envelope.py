@@ -42,46 +42,59 @@ _FOUR_INT32 = struct.Struct("<iiii")
 _TEXT_ENCODING = "latin-1"
 
 
-class _BodyReader:
-    """Reads the fields of one body front to back; None means the body ended before it."""
+# Field layouts: (name, kind) in wire order; kind is "i" int32, "s" text, "b" bytes.
+_NETWORK_FIELDS = (
+    ("type", "i"),
+    ("destination", "s"),
+    ("seq_num", "i"),
+    ("timestamp", "i"),
+    ("data", "b"),
+    ("private_sender_group", "s"),
+    ("tagged", "i"),
+)
+_SERVICE_FIELDS = _NETWORK_FIELDS + (
+    ("protocol_version", "s"),
+    ("client_type", "i"),
+    ("client_priority", "i"),
+    ("archive_seq_num", "i"),
+    ("archive_timestamp", "i"),
+    ("password", "s"),
+    ("peer_group", "s"),
+)
 
-    __slots__ = ("_body", "_pos")
 
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-        self._pos = 0
-
-    def at_end(self) -> bool:
-        return self._pos >= len(self._body)
-
-    def int32(self, field: str) -> int:
-        start = self._pos
-        end = start + 4
-        if end > len(self._body):
+def _read_fields(body: bytes, layout: tuple[tuple[str, str], ...]) -> list[object]:
+    """The values of the fields present, in wire order, stopping at a clean end of the body."""
+    unpack = _INT32.unpack_from
+    end = len(body)
+    position = 0
+    values: list[object] = []
+    for name, kind in layout:
+        if position >= end:
+            break
+        start = position
+        if end - position < 4:
             raise ProtocolError(
-                f"body ends inside an int32 ({len(self._body) - start} of 4 bytes)", offset=start, field=field
+                f"body ends inside an int32 ({end - position} of 4 bytes)", offset=start, field=name
             )
-        self._pos = end
-        return _INT32.unpack_from(self._body, start)[0]
-
-    def raw_string(self, field: str) -> bytes:
-        start = self._pos
-        length = self.int32(field)
-        if length < 0:
-            raise ProtocolError(f"negative string length {length}", offset=start, field=field)
-        remaining = len(self._body) - self._pos
-        if length > remaining:
+        number = unpack(body, position)[0]
+        position += 4
+        if kind == "i":
+            values.append(number)
+            continue
+        if number < 0:
+            raise ProtocolError(f"negative string length {number}", offset=start, field=name)
+        if number > end - position:
             raise ProtocolError(
-                f"string length {length} runs past the end of the body ({remaining} bytes left)",
+                f"string length {number} runs past the end of the body ({end - position} bytes left)",
                 offset=start,
-                field=field,
+                field=name,
             )
-        value = self._body[self._pos : self._pos + length]
-        self._pos += length
-        return value
-
-    def text(self, field: str) -> str:
-        return self.raw_string(field).decode(_TEXT_ENCODING)
+        raw = body[position : position + number]
+        position += number
+        values.append(raw if kind == "b" else raw.decode(_TEXT_ENCODING))
+    # An empty body still has a type: UNDEFINED_MSG.
+    return values or [0]
 
 
 def _check_body_size(body: bytes) -> None:
@@ -160,7 +173,7 @@ class NetworkMessage:
     def decode(cls, body: bytes) -> Self:
         """Read a NetworkMessage body; see the module documentation for what is tolerated."""
         _check_body_size(body)
-        return cls(**_read_common(_BodyReader(bytes(body))))
+        return cls(*_read_fields(bytes(body), _NETWORK_FIELDS))
 
 
 def _encode_common(message: NetworkMessage | ServiceMessage) -> bytes:
@@ -175,24 +188,6 @@ def _encode_common(message: NetworkMessage | ServiceMessage) -> bytes:
             _int32(_INT32, message.tagged),
         )
     )
-
-
-def _read_common(reader: _BodyReader) -> dict[str, object]:
-    """The seven NetworkMessage fields, stopping at a clean end of the body."""
-    fields: dict[str, object] = {"type": 0}
-    for name, read in (
-        ("type", reader.int32),
-        ("destination", reader.text),
-        ("seq_num", reader.int32),
-        ("timestamp", reader.int32),
-        ("data", reader.raw_string),
-        ("private_sender_group", reader.text),
-        ("tagged", reader.int32),
-    ):
-        if reader.at_end():
-            break
-        fields[name] = read(name)
-    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,21 +253,7 @@ class ServiceMessage:
     def decode(cls, body: bytes) -> Self:
         """Read a ServiceMessage body; see the module documentation for what is tolerated."""
         _check_body_size(body)
-        reader = _BodyReader(bytes(body))
-        fields = _read_common(reader)
-        for name, read in (
-            ("protocol_version", reader.text),
-            ("client_type", reader.int32),
-            ("client_priority", reader.int32),
-            ("archive_seq_num", reader.int32),
-            ("archive_timestamp", reader.int32),
-            ("password", reader.text),
-            ("peer_group", reader.text),
-        ):
-            if reader.at_end():
-                break
-            fields[name] = read(name)
-        return cls(**fields)
+        return cls(*_read_fields(bytes(body), _SERVICE_FIELDS))
 
 
 Message = NetworkMessage | ServiceMessage
