@@ -123,8 +123,30 @@ def _check_encoded_size(body: bytes) -> bytes:
     return body
 
 
+class _Body:
+    """What both bodies offer beyond their fields."""
+
+    __slots__ = ()
+    type: int
+    data: bytes
+
+    @property
+    def mess_type(self) -> int:
+        """The Spread message type to send this body with."""
+        return spread_mess_type(self.type)
+
+    @property
+    def text(self) -> str:
+        """``data`` as text, one character per byte."""
+        return self.data.decode(_TEXT_ENCODING)
+
+    def stamped(self, seq_num: int, timestamp: int) -> Self:
+        """This message with the master's stamp: sequence number, Unix time, ``tagged`` = 1."""
+        return replace(self, seq_num=seq_num, timestamp=timestamp, tagged=1)
+
+
 @dataclass(frozen=True, slots=True)
-class NetworkMessage:
+class NetworkMessage(_Body):
     """A data message body (Spread message type > 0).
 
     ``type`` is the data type (1 binary, 257 XML, ... see :func:`data_type`), ``destination``
@@ -150,20 +172,6 @@ class NetworkMessage:
     def content_type(self) -> int:
         """The payload encoding held in ``type`` (0 binary, 1 XML, ...)."""
         return content_type_of(self.type)
-
-    @property
-    def mess_type(self) -> int:
-        """The Spread message type to send this body with."""
-        return spread_mess_type(self.type)
-
-    @property
-    def text(self) -> str:
-        """``data`` as text, one character per byte."""
-        return self.data.decode(_TEXT_ENCODING)
-
-    def stamped(self, seq_num: int, timestamp: int) -> Self:
-        """This message with the master's stamp: sequence number, Unix time, ``tagged`` = 1."""
-        return replace(self, seq_num=seq_num, timestamp=timestamp, tagged=1)
 
     def encode(self) -> bytes:
         """The body bytes; ProtocolError if a field cannot be written or the body is too large."""
@@ -191,7 +199,7 @@ def _encode_common(message: NetworkMessage | ServiceMessage) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceMessage:
+class ServiceMessage(_Body):
     """A service message body (Spread message type < 0).
 
     The seven NetworkMessage fields followed by ``protocol_version``, ``client_type``,
@@ -214,20 +222,6 @@ class ServiceMessage:
     archive_timestamp: int = 0
     password: str = ""
     peer_group: str = ""
-
-    @property
-    def mess_type(self) -> int:
-        """The Spread message type to send this body with."""
-        return spread_mess_type(self.type)
-
-    @property
-    def text(self) -> str:
-        """``data`` as text, one character per byte."""
-        return self.data.decode(_TEXT_ENCODING)
-
-    def stamped(self, seq_num: int, timestamp: int) -> Self:
-        """This message with the master's stamp: sequence number, Unix time, ``tagged`` = 1."""
-        return replace(self, seq_num=seq_num, timestamp=timestamp, tagged=1)
 
     def encode(self) -> bytes:
         """The body bytes; ProtocolError if a field cannot be written or the body is too large."""

@@ -16,6 +16,7 @@ from scmaster3.protocol.constants import (
     MASTER_CLIENT_NAME,
 )
 from scmaster3.protocol.errors import ProtocolError
+from spreadbus import wire
 
 _SEPARATORS = re.compile("#+")
 
@@ -29,7 +30,7 @@ def _tokens(private_group: str) -> list[str]:
 
 def private_group(client_name: str, daemon: str = DEFAULT_SPREAD_DAEMON) -> str:
     """The private group Spread gives client ``client_name`` on ``daemon``: ``#name#daemon``."""
-    return f"#{client_name}#{daemon}"
+    return wire.private_group(client_name, daemon).decode("latin-1")
 
 
 def client_name(private_group: str) -> str:
