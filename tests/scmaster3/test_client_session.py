@@ -580,3 +580,21 @@ def test_data_type_of_received_xml():
     session = admitted("#me#localhost")
     xml = NetworkMessage(type=data_type(1, 1), destination="PICK", private_sender_group="#a#b")
     assert deliver(session, xml).message.content_type == 1
+
+
+def test_scdispatch_xml_session_replayed(shared_dir):
+    """The same session with ``--encoding xml``: XML notifier messages and sync request."""
+    frames = load_frames(shared_dir, "06_scdispatch_add_xml")
+    sent = regular(frames, "C>S")
+    received = regular(frames, "S>C")
+    me = "#scdispx#localhost"
+    session = ClientSession(me, encoding="xml")
+    session.connect_request(ServiceMessage.decode(sent[0].data).text)
+    assert session.handshake_answer(received[0].sender, received[0].mess_type, received[0].data) is Answer.ADMITTED
+    for frame in sent[1:5]:
+        golden = NetworkMessage.decode(frame.data)
+        assert golden.type == 257
+        out = session.message(decode_payload(golden.data, golden.content_type), golden.destination)
+        assert out.body == frame.data
+        assert wire_frame(out, me) == frame.raw
+    assert wire_frame(session.disconnect_message(), me) == sent[5].raw
