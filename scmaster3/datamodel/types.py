@@ -32,6 +32,10 @@ _INT32_MAX = 2**31 - 1
 
 MODEL: Model = load_model()
 
+# Generated types claim the package as their module: it resolves them by name, so pickle and
+# repr find them there.
+_PUBLIC_MODULE = "scmaster3.datamodel"
+
 
 class BaseObject:
     """Root of every serializable type (``Core::BaseObject``)."""
@@ -209,7 +213,9 @@ BY_RTTI: dict[str, type[BaseObject]] = {}
 
 def _build_enums() -> None:
     for spec in MODEL.enums.values():
-        enum_type = enum.StrEnum(spec.name, list(zip(spec.symbols, spec.names, strict=True)), module=__name__)
+        enum_type = enum.StrEnum(
+            spec.name, list(zip(spec.symbols, spec.names, strict=True)), module=_PUBLIC_MODULE
+        )
         ENUMS[spec.name] = enum_type
 
 
@@ -392,7 +398,7 @@ def _build_class(spec: ClassSpec) -> type[BaseObject]:
     namespace = {
         "SPEC": spec,
         "__doc__": f"SeisComP3 {spec.kind} class {spec.name} (archive name {spec.rtti_name!r}).",
-        "__module__": __name__,
+        "__module__": _PUBLIC_MODULE,
         "__qualname__": spec.name,
         "_converters": converters,
         "_static_defaults": static_defaults,

@@ -38,6 +38,9 @@ from scmaster3.io.errors import ArchiveError
 MAGIC = b"SCBA"
 MAX_NESTING = 64
 """Deepest nesting of polymorphic objects (a data message inside a data message...) accepted."""
+MAX_ELEMENTS = 1 << 20
+"""Default bound on the elements of all sequences and child arrays of one archive: decoded
+objects take far more memory than their bytes, so their number is bounded, not just the input."""
 
 _INT = struct.Struct("<i")
 _TWO_INTS = struct.Struct("<ii")
@@ -45,7 +48,7 @@ _DOUBLE = struct.Struct("<d")
 _pack_i = _INT.pack
 _unpack_i = _INT.unpack_from
 
-__all__ = ["MAGIC", "MAX_NESTING", "ArchiveError", "archive_version", "decode", "encode"]
+__all__ = ["MAGIC", "MAX_ELEMENTS", "MAX_NESTING", "ArchiveError", "archive_version", "decode", "encode"]
 
 
 def _as_version(version: Version | int | str | None) -> Version:
@@ -129,14 +132,26 @@ def _read_name(buf: bytes, pos: int) -> tuple[str, int]:
 
 
 class _ReadState:
-    """What one archive being read carries along: its class-name table and nesting depth."""
+    """What one archive being read carries along: its class-name table, nesting depth and the
+    number of sequence elements met so far (against ``max_elements``)."""
 
-    __slots__ = ("names", "depth", "book")
+    __slots__ = ("names", "depth", "book", "elements", "max_elements")
 
-    def __init__(self, book: _Codebook) -> None:
+    def __init__(self, book: _Codebook, max_elements: int) -> None:
         self.names: list[str] = []
         self.depth = 0
         self.book = book
+        self.elements = 0
+        self.max_elements = max_elements
+
+
+def _element_count(buf: bytes, pos: int, st: _ReadState) -> int:
+    """The element count of a sequence at ``pos``, charged to the archive's element budget."""
+    count = _count(buf, pos, 4)
+    st.elements += count
+    if st.elements > st.max_elements:
+        raise ArchiveError(f"more than {st.max_elements} sequence elements in one archive", offset=pos)
+    return count
 
 
 _SUBCLASSES = frozenset(
@@ -222,10 +237,13 @@ _PRIMITIVE_WRITERS = {
 _PRIMITIVE_READERS = {
     "string": [
         "n = unpack_i(buf, pos)[0]",
-        "if n < 0 or n > len(buf) - pos - 4: raise bad_length(n, pos)",
-        "pos += 4",
-        "{t} = buf[pos:pos + n].decode('utf-8', 'surrogateescape')",
-        "pos += n",
+        "if n:",
+        "    if n < 0 or n > len(buf) - pos - 4: raise bad_length(n, pos)",
+        "    {t} = buf[pos + 4:pos + 4 + n].decode('utf-8', 'surrogateescape')",
+        "    pos += 4 + n",
+        "else:",
+        "    {t} = ''",
+        "    pos += 4",
     ],
     "int": ["{t} = unpack_i(buf, pos)[0]", "pos += 4"],
     "double": ["{t} = unpack_d(buf, pos)[0]", "pos += 8"],
@@ -445,7 +463,7 @@ class _Compiler:
         elif attr.category == "sequence":
             self.emit(
                 2,
-                "count = count_at(buf, pos, 4)",
+                "count = element_count(buf, pos, st)",
                 "pos += 4",
                 "lst = []",
                 "for k in range(count):",
@@ -491,7 +509,7 @@ class _Compiler:
                 element = MODEL.classes[child.class_name]
                 self.emit(
                     2,
-                    "count = count_at(buf, pos, 4)",
+                    "count = element_count(buf, pos, st)",
                     "pos += 4",
                     "if count:",
                     "    lst = []",
@@ -572,7 +590,7 @@ class _Compiler:
             "read_class_header": _read_class_header,
             "read_dynamic": _read_dynamic,
             "write_header": _write_class_header,
-            "count_at": _count,
+            "element_count": _element_count,
             "bad_length": _bad_length,
             "unknown_enum": _unknown_enum,
             "null_element": _null_element,
@@ -688,12 +706,16 @@ def archive_version(data: bytes) -> tuple[Version, int]:
 
 
 def decode(
-    data: bytes | bytearray | memoryview, expected: str | type[BaseObject] = "BaseObject"
+    data: bytes | bytearray | memoryview,
+    expected: str | type[BaseObject] = "BaseObject",
+    *,
+    max_elements: int = MAX_ELEMENTS,
 ) -> BaseObject:
     """The object held by a versioned binary archive (header detected as SeisComP3 does).
 
     ``expected`` (an RTTI name such as ``"Message"`` or a class) is the class the archive must
     hold, or a base of it. Trailing bytes after the object are ignored, as SeisComP3 does.
+    At most ``max_elements`` sequence and child-array elements are accepted in all.
     Raises ArchiveError, naming the member and byte offset, on anything malformed.
     """
     buf = bytes(data)
@@ -702,7 +724,7 @@ def decode(
         raise ValueError(f"unknown class {expected_name!r}")
     version, pos = archive_version(buf)
     book = _codebook(version)
-    st = _ReadState(book)
+    st = _ReadState(book, max_elements)
     try:
         name, pos = _read_class_header(buf, pos, st, expected_name)
         if not buf[pos]:

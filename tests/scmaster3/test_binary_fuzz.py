@@ -104,6 +104,16 @@ def test_array_count_beyond_the_input():
         binary.decode(hostile)
 
 
+def test_element_budget_counts_every_sequence_of_the_archive():
+    message = DataMessage(
+        attachments=[DataMessage(attachments=[Pick(publicID=str(i)) for i in range(4)])] * 2
+    )
+    data = binary.encode(message)
+    assert binary.decode(data, max_elements=10) == message  # 2 + 4 + 4 elements
+    with pytest.raises(ArchiveError, match="more than 9 sequence elements"):
+        binary.decode(data, max_elements=9)
+
+
 def test_deep_nesting_is_bounded():
     inner = DataMessage()
     for _ in range(binary.MAX_NESTING + 5):

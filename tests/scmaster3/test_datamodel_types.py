@@ -1,5 +1,6 @@
 """Object types built from the description: construction, validation, equality, navigation, Time."""
 
+import copy
 import datetime as dt
 import pickle
 
@@ -172,6 +173,15 @@ def test_repr_shows_what_differs_from_defaults():
     origin = Origin()
     origin.add(Arrival())
     assert "<1 arrival>" in repr(origin)
+
+
+def test_objects_pickle_and_copy():
+    origin = Origin(publicID="O", evaluationMode="manual", time=TimeQuantity(value=Time(1, 2)))
+    origin.add(Arrival(pickID="P"))
+    for clone in (pickle.loads(pickle.dumps(origin)), copy.deepcopy(origin)):
+        assert clone == origin and clone is not origin
+        assert clone.children("arrival")[0].parent is clone
+    assert pickle.loads(pickle.dumps(EvaluationMode.MANUAL)) is EvaluationMode.MANUAL
 
 
 def test_stream_is_public():
