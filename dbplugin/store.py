@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from dbplugin.rows import RowBuilder
-from dbplugin.schema import Schema
+from dbplugin.schema import ROOT_PUBLIC_IDS, Schema
 from scmaster3.datamodel import BaseObject, Notifier, Object, PublicObject
 from scmaster3.datamodel.description import Model, Version, load_model
 
@@ -29,7 +29,13 @@ class NotifierRejected(Exception):
 
 
 class NotifierStore:
-    """Applies notifiers on a connection that the caller holds in a transaction."""
+    """Applies notifiers on a connection that the caller holds in a transaction.
+
+    Within one transaction the store remembers the oids of the public objects it has written
+    or looked up, so that a batch of messages does not ask for the same parent again; the
+    caller calls ``forget`` whenever a transaction ends, because a rollback voids them and
+    other writers may change the database between transactions.
+    """
 
     def __init__(self, schema: Schema, version: Version, model: Model | None = None) -> None:
         model = model or load_model()
@@ -40,6 +46,10 @@ class NotifierStore:
         self._find_public = (
             sa.select(schema.public_object.c._oid).where(self._public_id == sa.bindparam("public_id"))
         )
+        self._known: dict[str, int] = {}
+        self._insert_object = schema.object.insert()
+        self._insert_public = schema.public_object.insert()
+        self._inserts = {name: table.insert() for name, table in schema.class_tables.items()}
         self._where_columns: dict[str, frozenset[str]] = {}
         for class_name, table in schema.class_tables.items():
             spec = model.classes[class_name].table
@@ -48,27 +58,44 @@ class NotifierStore:
                 schema.column_name(c.name) for c in spec.columns_in(version) if c.index_hint
             )
 
-    def apply(self, connection: sa.Connection, notifier: Notifier) -> None:
-        """Execute one notifier; NotifierRejected when its content cannot be stored."""
+    def forget(self) -> None:
+        """Drop what was learnt in the transaction that just ended (the roots' oids stay:
+        they are bootstrap rows that nothing removes)."""
+        roots = {key: self._known[key] for key in ROOT_PUBLIC_IDS if key in self._known}
+        self._known.clear()
+        self._known.update(roots)
+
+    def apply(self, connection: sa.Connection, notifier: Notifier, check_duplicates: bool = True) -> None:
+        """Execute one notifier; NotifierRejected when its content cannot be stored.
+
+        Without ``check_duplicates`` an ADD of a public object that exists already is left to
+        the unique key of ``PublicObject``, which fails the statement (and the transaction)
+        instead of raising NotifierRejected: one query less for callers that can retry.
+        """
         obj = notifier.object
         if obj is None:
             return
         operation = notifier.operation.value
         if operation == "add":
-            self._add(connection, notifier.parentID, obj)
+            self._add(connection, notifier.parentID, obj, check_duplicates)
         elif operation == "update":
             self._update(connection, notifier.parentID, obj)
         elif operation == "remove":
             self._remove(connection, notifier.parentID, obj)
 
-    def apply_all(self, connection: sa.Connection, notifiers: Iterable[Notifier]) -> None:
+    def apply_all(self, connection: sa.Connection, notifiers: Iterable[Notifier], check_duplicates: bool = True) -> None:
         for notifier in notifiers:
-            self.apply(connection, notifier)
+            self.apply(connection, notifier, check_duplicates)
 
     # -- lookups ------------------------------------------------------------------------------
 
     def _oid_of(self, connection: sa.Connection, public_id: str) -> int | None:
-        return connection.execute(self._find_public, {"public_id": public_id}).scalar()
+        oid = self._known.get(public_id)
+        if oid is None:
+            oid = connection.execute(self._find_public, {"public_id": public_id}).scalar()
+            if oid is not None:
+                self._known[public_id] = oid
+        return oid
 
     def _parent_oid(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> int:
         oid = self._oid_of(connection, parent_id)
@@ -95,23 +122,24 @@ class NotifierStore:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def _add(self, connection: sa.Connection, parent_id: str, obj: BaseObject) -> None:
+    def _add(self, connection: sa.Connection, parent_id: str, obj: BaseObject, check_duplicates: bool) -> None:
         if not isinstance(obj, Object):
             raise NotifierRejected(f"{type(obj).__name__} is not a data-model object")
         table = self._table(obj)
-        if isinstance(obj, PublicObject) and self._oid_of(connection, obj.publicID) is not None:
+        if check_duplicates and isinstance(obj, PublicObject) and self._oid_of(connection, obj.publicID) is not None:
             raise NotifierRejected(f"{type(obj).__name__} {obj.publicID!r} is stored already")
         parent_oid = self._parent_oid(connection, parent_id, obj)
         self._insert_tree(connection, table, parent_oid, obj)
 
     def _insert_tree(self, connection: sa.Connection, table: sa.Table, parent_oid: int, obj: Object) -> None:
-        oid = connection.execute(self.schema.object.insert()).inserted_primary_key[0]
+        oid = connection.execute(self._insert_object).inserted_primary_key[0]
         if isinstance(obj, PublicObject):
-            connection.execute(self.schema.public_object.insert(), {"_oid": oid, self._public_id.name: obj.publicID})
+            connection.execute(self._insert_public, {"_oid": oid, self._public_id.name: obj.publicID})
+            self._known[obj.publicID] = oid
         row = self._rows.row(obj)
         row["_oid"] = oid
         row["_parent_oid"] = parent_oid
-        connection.execute(table.insert(), row)
+        connection.execute(self._inserts[type(obj).__name__], row)
         # Children top-down, each below the row just written, like SeisComP3's object writer.
         for child_spec, child in obj.iter_children():
             if child_spec.present_in(self.version):
@@ -151,6 +179,8 @@ class NotifierStore:
             oid = None if parent_oid is None else self._locate(connection, table, parent_oid, obj, self._rows.row(obj))
         if oid is None:
             return
+        if isinstance(obj, PublicObject):
+            self._known.pop(obj.publicID, None)
         connection.execute(table.delete().where(table.c._oid == oid))
         if isinstance(obj, PublicObject):
             connection.execute(self.schema.public_object.delete().where(self.schema.public_object.c._oid == oid))

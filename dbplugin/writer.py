@@ -203,9 +203,12 @@ class DatabaseWriter:
             try:
                 with connection.begin():
                     for job in batch:
-                        self._store.apply_all(connection, job.notifiers)
+                        self._store.apply_all(connection, job.notifiers, check_duplicates=False)
             except CONTENT_ERRORS:
+                self._store.forget()
                 return self._write_one_by_one(connection, batch)
+            finally:
+                self._store.forget()
         self._count(batch, None)
         return [StoreResult(stored=len(job.notifiers)) for job in batch]
 
@@ -220,6 +223,8 @@ class DatabaseWriter:
                             self._store.apply(connection, notifier)
                         result.stored += 1
                     except CONTENT_ERRORS as exc:
+                        # the savepoint undid what the store may have remembered
+                        self._store.forget()
                         reason = _reason(exc)
                         result.rejected.append((notifier, reason))
                         log.error("error handling %s: %s %s refused: %s", job.label,
