@@ -34,7 +34,6 @@ from typing import NamedTuple
 from spreadbus import wire
 
 DEFAULT_ADDRESS = f"{wire.DEFAULT_SPREAD_PORT}@localhost"
-_SOCKET_BUFFER = 200 * 1024  # as libspread
 _WRITE_HIGH_WATER = 4 * 1024 * 1024
 _WRITE_LOW_WATER = 1024 * 1024
 
@@ -248,10 +247,10 @@ class BusConnection(asyncio.Protocol):
         self._transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Socket buffers are left to the kernel's autotuning: a fixed size (libspread sets
+            # 200 KiB) would cap them lower and make the daemon queue for us sooner.
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER, low=_WRITE_LOW_WATER)
 
     # --- reading --------------------------------------------------------------------------

@@ -1,0 +1,324 @@
+"""``scmaster3``: the SeisComP3 messaging mediator, with its bus, as one command.
+
+Without ``-H`` it starts the bus daemon (``spreadbus.daemon.SpreadDaemon``, named
+``localhost``) in the same process on ``--bind`` (default 127.0.0.1:4803, plus the unix
+socket ``/tmp/<port>``) and the mediator on it: the messaging of a single-machine SeisComP3
+installation. With ``-H host[:port]`` it is only the mediator, a client of that (real Spread
+or spreadbusd) daemon, like SeisComP3's ``scmaster``.
+
+The configuration is read as scmaster reads it (``scmaster3.config``: ``scmaster.cfg`` in
+the SeisComP load order, or only ``--config-file``). A mistake in one file of the load order
+is logged with file, line and key, and the mediator runs with what was read, as scmaster
+does; a mistake in ``--config-file``, an unusable parameter or a plugin that cannot be
+loaded stops the start-up with exit status 1 (scmaster exits with 0 there, which hides the
+failure). Exit status 1 also when the bus cannot be reached at start-up or the lock file is
+held; 0 after an orderly stop (SIGTERM, SIGINT). Unknown options are ignored, as scmaster
+ignores them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scmaster3.bus_frontend import BusFrontend
+from scmaster3.config import ConfigError, ConfigLayout, ScmasterSettings, load_module_config
+from scmaster3.master import SERVER_VERSION, Master
+from scmaster3.plugins import PluginError, load_plugins
+from scmaster3.protocol import DEFAULT_SPREAD_PORT, ProtocolError, spread_daemon_address
+from spreadbus.aio import BusError
+
+log = logging.getLogger("scmaster3")
+
+MODULE = "scmaster"
+DEFAULT_BIND = f"127.0.0.1:{DEFAULT_SPREAD_PORT}"
+_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        own = version("scmaster3")
+    except Exception:
+        own = "unknown"
+    return f"scmaster3 {own}\nFramework: {SERVER_VERSION} (SeisComP3 messaging, schema 0.11)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scmaster3",
+        add_help=False,
+        description="SeisComP3 messaging mediator (scmaster) with a Spread-compatible bus.",
+    )
+    generic = parser.add_argument_group("Generic")
+    generic.add_argument("-h", "--help", action="store_true", help="print this help and exit")
+    generic.add_argument("-V", "--version", action="store_true", help="print the version and exit")
+    generic.add_argument("--config-file", metavar="PATH", help="read only this configuration file")
+    generic.add_argument(
+        "--plugins", metavar="LIST", help="mediator plugins to load (comma separated), instead of 'plugins'"
+    )
+    generic.add_argument("-D", "--daemon", action="store_true", help="detach (ignored together with --debug)")
+    generic.add_argument(
+        "-l", "--lockfile", metavar="PATH", help="exclusive lock and PID file; held elsewhere -> exit 1"
+    )
+    verbose = parser.add_argument_group("Verbosity")
+    verbose.add_argument(
+        "--verbosity",
+        type=int,
+        default=2,
+        metavar="N",
+        help="1 error, 2 +warning (default), 3 +info, 4 +debug",
+    )
+    verbose.add_argument(
+        "-v", "--add-verbosity", action="count", default=0, help="one more log level per occurrence"
+    )
+    verbose.add_argument("-q", "--quiet", action="store_true", help="log nothing")
+    verbose.add_argument(
+        "--component",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="log only this component (repeatable)",
+    )
+    verbose.add_argument("-s", "--syslog", action="store_true", help="log to syslog")
+    verbose.add_argument(
+        "--console", nargs="?", const="1", default="0", metavar="0|1", help="log to the console (stderr)"
+    )
+    verbose.add_argument("--debug", action="store_true", help="debug level, logged to the console")
+    verbose.add_argument(
+        "--log-file", metavar="PATH", help="log to this file instead of ~/.seiscomp3/log/scmaster.log"
+    )
+    verbose.add_argument(
+        "--print-component",
+        nargs="?",
+        const="1",
+        default="1",
+        metavar="0|1",
+        help="print the component of each log line",
+    )
+    verbose.add_argument("--trace", action="store_true", help="debug level, and the bus's own debug lines")
+    bus = parser.add_argument_group("Messaging")
+    bus.add_argument(
+        "-H",
+        "--host",
+        metavar="HOST[:PORT]",
+        help="use this external Spread daemon instead of the in-process bus",
+    )
+    bus.add_argument(
+        "--bind",
+        default=DEFAULT_BIND,
+        metavar="[IP:]PORT",
+        help=f"where the in-process bus listens (default {DEFAULT_BIND})",
+    )
+    bus.add_argument(
+        "--sbind",
+        metavar="[IP:]PORT",
+        help="a second address of the in-process bus (SeisComP's secure interface; plain here)",
+    )
+    return parser
+
+
+def parse_bind(text: str, option: str) -> tuple[str, int]:
+    """``[ip:]port`` -> (ip, port); ip defaults to 127.0.0.1."""
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host = "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{text!r} is not [ip:]port", key=option)
+    return host or "0.0.0.0", int(port)
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def setup_logging(args: argparse.Namespace, layout: ConfigLayout) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    if args.quiet:
+        root.addHandler(logging.NullHandler())
+        return
+    level = _LEVELS.get(min(max(args.verbosity + args.add_verbosity, 1), 4), logging.WARNING)
+    if args.debug or args.trace:
+        level = logging.DEBUG
+    component = "[%(name)s] " if _truthy(args.print_component) else ""
+    if args.syslog:
+        handler: logging.Handler = logging.handlers.SysLogHandler(address="/dev/log")
+        handler.setFormatter(logging.Formatter(f"scmaster3: {component}%(message)s"))
+    elif args.debug or _truthy(args.console):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s [%(levelname)s] {component}%(message)s"))
+    else:
+        path = Path(args.log_file) if args.log_file else layout.log_dir / f"{MODULE}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.WatchedFileHandler(path)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s [%(levelname)s] {component}%(message)s"))
+    if args.component:
+        wanted = tuple(args.component)
+        handler.addFilter(lambda record: any(part in record.name for part in wanted))
+    root.addHandler(handler)
+    root.setLevel(level)
+    if not args.trace:
+        # The bus's per-session lines are noise unless tracing.
+        logging.getLogger("spreadbus").setLevel(max(level, logging.INFO))
+
+
+def _lock(path: str) -> int:
+    """Take the lock file and write our PID into it; exit 1 if another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        print(f"scmaster3: {path} is locked by another process", file=sys.stderr)
+        raise SystemExit(1) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _detach() -> None:
+    """Become a daemon: two forks, a new session, standard streams on /dev/null."""
+    if os.fork():
+        os._exit(0)
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+async def serve(
+    master: Master,
+    *,
+    host: str | None,
+    bind: tuple[str, int],
+    sbind: tuple[str, int] | None = None,
+    unix_dir: str | None = "/tmp",
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the bus (unless ``host`` names an external one) and the mediator until ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    daemon = None
+    forwarder = None
+    if host is None:
+        from spreadbus.daemon import SpreadDaemon
+
+        daemon = SpreadDaemon(name="localhost", port=bind[1], hosts=[bind[0]], unix_dir=unix_dir)
+        await daemon.start()
+        address = f"{daemon.port}@{bind[0]}"
+        if sbind is not None:
+            forwarder = await _forward(sbind, (bind[0], daemon.port))
+    else:
+        address = host
+    frontend = BusFrontend(master, address)
+    try:
+        await frontend.start()
+        await stop.wait()
+    finally:
+        await frontend.stop()
+        if forwarder is not None:
+            forwarder.close()
+        if daemon is not None:
+            await daemon.stop()
+
+
+async def _forward(listen: tuple[str, int], target: tuple[str, int]) -> asyncio.Server:
+    """A second listening address of the in-process bus: connections are spliced to the first."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(1 << 16):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def splice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*target)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(splice, listen[0], listen[1])
+    log.info("in-process bus also reachable on %s:%d", *listen)
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.help:
+        parser.print_help()
+        return 0
+    if args.version:
+        print(_version())
+        return 0
+    layout = ConfigLayout.from_environment()
+    try:
+        host = spread_daemon_address(args.host, allow_spread_form=False) if args.host is not None else None
+        bind = parse_bind(args.bind, "--bind")
+        sbind = parse_bind(args.sbind, "--sbind") if args.sbind else None
+        loaded = load_module_config(MODULE, layout, config_file=args.config_file)
+    except (ConfigError, ProtocolError) as exc:
+        print(f"scmaster3: {exc}", file=sys.stderr)
+        return 1
+    if args.daemon and not args.debug:
+        _detach()
+    lock_fd = _lock(args.lockfile) if args.lockfile else None
+    setup_logging(args, layout)
+    if unknown:
+        log.warning("ignoring unknown options: %s", " ".join(unknown))
+    if loaded.error is not None:
+        log.error("configuration: %s (later files not read)", loaded.error)
+    try:
+        settings = ScmasterSettings.from_config(loaded.config)
+        names = (
+            [n for n in args.plugins.split(",") if n.strip()]
+            if args.plugins is not None
+            else settings.plugins
+        )
+        plugins = load_plugins([n.strip() for n in names], loaded.config)
+    except (ConfigError, PluginError) as exc:
+        log.error("%s", exc)
+        print(f"scmaster3: {exc}", file=sys.stderr)
+        return 1
+    master = Master(settings, plugins)
+    try:
+        return asyncio.run(_run(master, host, bind, sbind))
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+async def _run(master: Master, host: str | None, bind: tuple[str, int], sbind: tuple[str, int] | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve(master, host=host, bind=bind, sbind=sbind, stop=stop)
+    except (BusError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        print(f"scmaster3: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
