@@ -83,6 +83,11 @@ _CAUSED_BY_DISCONNECT = 0x400
 # Spread connect reject: the private name is already in use on that daemon.
 _REJECT_NOT_UNIQUE = -6
 
+RECEIVE_QUEUE_LIMIT = 1000
+"""Received messages a connection holds for the application before it stops reading the bus
+(then the daemon queues them, and drops the session when its own limit is reached, as it does
+for any slow reader)."""
+
 ENCODINGS: dict[str, ContentType] = {
     "binary": ContentType.CONTENT_BINARY,
     "xml": ContentType.CONTENT_XML,
@@ -686,7 +691,7 @@ class _BusClosed:
     reason: str
 
 
-def _read_mailbox(mailbox: Any, error: type[Exception], sink: queue.SimpleQueue) -> None:
+def _read_mailbox(mailbox: Any, error: type[Exception], sink: queue.Queue) -> None:
     """Reader thread: move every received Spread message into ``sink`` until the session ends."""
     try:
         while True:
@@ -754,11 +759,10 @@ class Connection:
         self._stats = _Statistics(program_name or default_program_name())
         self._session: ClientSession | None = None
         self._mailbox: Any = None
-        self._incoming: queue.SimpleQueue = queue.SimpleQueue()
+        self._incoming: queue.Queue = queue.Queue(RECEIVE_QUEUE_LIMIT)
         self._inbox: deque[Message] = deque()
         self._lost: NotConnectedError | None = None
         self._sync_answers: set[str] = set()
-        self._send_lock = threading.Lock()
         self._next_report = 0.0
 
     # --- state ---------------------------------------------------------------------------------
@@ -820,7 +824,7 @@ class Connection:
             raise kind(f"could not connect to {self.server} as {self.name!r}: {text}", code) from None
         log.info("Connected to message server: %s", self.server)
         self._mailbox = mailbox
-        self._incoming = queue.SimpleQueue()
+        self._incoming = queue.Queue(RECEIVE_QUEUE_LIMIT)
         self._inbox.clear()
         self._lost = None
         threading.Thread(
@@ -846,7 +850,7 @@ class Connection:
             for group in self._expand(self._subscriptions):
                 self._join(group)
         except BaseException:
-            self._abandon()
+            self.disconnect()
             raise
         self._next_report = time.monotonic() + (self.status_interval or 0.0)
 
@@ -902,6 +906,13 @@ class Connection:
                 mailbox.disconnect()
             except self._bus.error:
                 pass
+            # What the session still held is void; emptying the queue also frees a reader
+            # thread blocked on a full queue, so that it can end.
+            while True:
+                try:
+                    self._incoming.get_nowait()
+                except queue.Empty:
+                    break
 
     def __enter__(self) -> Connection:
         if not self.connected:
@@ -951,16 +962,19 @@ class Connection:
     def _multicast(self, out: Multicast) -> None:
         if self._mailbox is None:
             raise NotConnectedError("no Spread session")
-        with self._send_lock:
-            try:
-                self._mailbox.multicast(out.service, out.group, out.body, out.msg_type)
-            except self._bus.error as exc:
-                self._lose(ConnectionLostError(f"send failed: {exc}"))
+        try:
+            self._mailbox.multicast(out.service, out.group, out.body, out.msg_type)
+        except self._bus.error as exc:
+            self._lose(ConnectionLostError(f"send failed: {exc}"))
         self._stats.sent += 1
 
     def _drain(self) -> None:
-        """Handle everything already received, so a departed master is noticed before a send."""
-        while True:
+        """Handle what was already received, so a departed master is noticed before a send.
+
+        Stops while RECEIVE_QUEUE_LIMIT messages wait for the application: a client that sends
+        and does not read then holds up its Spread session rather than growing without bound.
+        """
+        while len(self._inbox) < RECEIVE_QUEUE_LIMIT:
             try:
                 item = self._incoming.get_nowait()
             except queue.Empty:
