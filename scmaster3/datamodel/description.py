@@ -169,6 +169,21 @@ class AttributeSpec:
         return self.type in ARRAY_TYPES
 
 
+PUBLIC_ID_ATTRIBUTE = AttributeSpec(
+    name="publicID",
+    type="string",
+    category="primitive",
+    optional=False,
+    hints=Hint.NONE,
+    since=None,
+    reference=False,
+    legacy=None,
+    attr="publicID",
+)
+"""``PublicObject::serialize`` writes this one member (an unhinted string, so an XML attribute)
+before the attributes of every public class whose ``writes_public_id(version)`` is true."""
+
+
 @dataclass(frozen=True)
 class ChildSpec:
     """A child array: elements of ``class_name`` serialized under role ``name``."""

@@ -24,7 +24,14 @@ import enum
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from scmaster3.datamodel.description import AttributeSpec, ChildSpec, ClassSpec, Model, load_model
+from scmaster3.datamodel.description import (
+    PUBLIC_ID_ATTRIBUTE,
+    AttributeSpec,
+    ChildSpec,
+    ClassSpec,
+    Model,
+    load_model,
+)
 from scmaster3.datamodel.timestamp import Time
 
 _INT32_MIN = -(2**31)
@@ -382,8 +389,7 @@ def _build_class(spec: ClassSpec) -> type[BaseObject]:
     static_defaults: dict[str, Any] = dict(base._static_defaults)
     attr_names: list[str] = list(base._attr_names)
     if spec.has_public_id:
-        publicid = AttributeSpec("publicID", "string", "primitive", False, 0, None, False, None, "publicID")
-        converters["publicID"] = _converter(spec.name, publicid)
+        converters["publicID"] = _converter(spec.name, PUBLIC_ID_ATTRIBUTE)
         static_defaults["publicID"] = spec.fixed_public_id or ""
         attr_names.append("publicID")
     factories: list[tuple[str, Callable[[], Any]]] = []

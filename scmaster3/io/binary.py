@@ -25,6 +25,7 @@ from typing import Any
 
 from scmaster3.datamodel.description import (
     CURRENT_VERSION,
+    PUBLIC_ID_ATTRIBUTE,
     UNVERSIONED,
     AttributeSpec,
     ClassSpec,
@@ -366,7 +367,7 @@ class _Compiler:
         field = 0
         if spec.is_datamodel and spec.writes_public_id(self.version):
             self.emit(2, "v = d['publicID']")
-            self.encode_value(2, _PUBLIC_ID, "v")
+            self.encode_value(2, PUBLIC_ID_ATTRIBUTE, "v")
             field += 1
         for attr in spec.attributes_in(self.version):
             self.emit(2, f"f = {field}")
@@ -497,7 +498,7 @@ class _Compiler:
         self.emit(1, "try:")
         field = 0
         if spec.is_datamodel and spec.writes_public_id(self.version):
-            self.decode_value(2, _PUBLIC_ID, "d['publicID']")
+            self.decode_value(2, PUBLIC_ID_ATTRIBUTE, "d['publicID']")
             field += 1
         for attr in spec.attributes_in(self.version):
             self.emit(2, f"f = {field}")
@@ -606,9 +607,6 @@ class _Compiler:
 
 def _null_element(pos: int) -> ArchiveError:
     return ArchiveError("the first element of a sequence is marked absent", offset=pos)
-
-
-_PUBLIC_ID = AttributeSpec("publicID", "string", "primitive", False, Hint.NONE, None, False, None, "publicID")
 
 
 class _Codebook:
