@@ -691,6 +691,15 @@ class _BusClosed:
     reason: str
 
 
+def _is_regular(item: Any) -> bool:
+    """A data message of the ``spread`` API (membership notices have no ``msg_type``).
+
+    Told apart by attribute, because not every implementation of the API exports the
+    ``RegularMsgType`` name.
+    """
+    return hasattr(item, "msg_type")
+
+
 def _read_mailbox(mailbox: Any, error: type[Exception], sink: queue.Queue) -> None:
     """Reader thread: move every received Spread message into ``sink`` until the session ends."""
     try:
@@ -868,7 +877,7 @@ class Connection:
                     )
                 if isinstance(item, _BusClosed):
                     raise ConnectionLostError(f"Spread session closed during the handshake: {item.reason}")
-                if isinstance(item, self._bus.RegularMsgType):
+                if _is_regular(item):
                     answer = session.handshake_answer(item.sender, item.msg_type, item.message)
             if answer is Answer.ADMITTED:
                 break
@@ -1068,7 +1077,7 @@ class Connection:
         if session is None or self._mailbox is None:
             return
         self._stats.received += 1
-        if isinstance(item, self._bus.RegularMsgType):
+        if _is_regular(item):
             event = session.receive(item.sender, item.msg_type, item.message)
         else:
             event = session.membership(

@@ -288,3 +288,25 @@ def test_mediator_stop_is_seen_as_master_disconnect(tmp_path):
         assert not connection.connected
     finally:
         bus.stop()
+
+
+def test_client_over_the_real_libspread(mediator):
+    """The same library over a real libspread (``SPREADBUS_LIBSPREAD``), beside the pure client."""
+    from spreadbus import libspread
+
+    try:
+        libspread.load()
+    except libspread.LibspreadNotFound as exc:
+        pytest.skip(f"needs the C library: {exc}")
+    native = client(mediator, "native", primary_group="PICK", bus=libspread)
+    pure = client(mediator, "pure", subscriptions=["PICK"])
+    try:
+        assert native.groups == ("STATUS_GROUP", "IMPORT_GROUP", "EVENT", "LOCATION", "PICK")
+        native.send(pick_added("Pick/native"))
+        native.sync(timeout=WAIT)
+        received = next_data(pure)
+        assert received.private_sender_group == "#native#localhost"
+        assert decode_payload(received.data, received.content_type) == pick_added("Pick/native")
+    finally:
+        native.disconnect()
+        pure.disconnect()
