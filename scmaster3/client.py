@@ -856,8 +856,10 @@ class Connection:
             )
             self._session = session
             self._handshake(session)
-            for group in self._expand(self._subscriptions):
+            joined = self._expand(self._subscriptions)
+            for group in joined:
                 self._join(group)
+            self._subscriptions = joined
         except BaseException:
             self.disconnect()
             raise
@@ -896,12 +898,13 @@ class Connection:
             if goodbye is not None:
                 try:
                     self._multicast(goodbye)
-                except self._bus.error:
-                    pass
+                except NotConnectedError:
+                    pass  # the session is already gone; there is nobody left to tell
         self._abandon()
 
     def reconnect(self) -> None:
-        """A fresh Spread session and handshake (same name), re-joining the subscriptions."""
+        """After the master or the bus went away: a fresh Spread session and handshake under
+        the same name, re-joining the subscriptions."""
         self._abandon()
         self.connect()
 

@@ -21,6 +21,7 @@ from scmaster3.client import (
     BusConnectError,
     ClientNameNotUniqueError,
     Connection,
+    ConnectionLostError,
     ForcedDisconnectError,
     GroupRejectedError,
     HandshakeTimeoutError,
@@ -421,3 +422,24 @@ def test_reconnect_after_master_restart(bus, spreadbusd):
         assert second.next(MessageType.CLIENT_DISCONNECTED_MSG).private_sender_group == "#phoenix#localhost"
     finally:
         second.close()
+
+
+def test_bus_gone(bus, master, spreadbusd):
+    client = connection(bus, "stranded")
+    client.connect()
+    spreadbusd.stop()
+    with pytest.raises(ConnectionLostError):
+        while True:
+            client.receive(timeout=WAIT)
+    client.disconnect()  # nobody left to tell: closes quietly
+    assert not client.connected
+
+
+def test_disconnect_after_the_bus_went_away_is_quiet(bus, master, spreadbusd):
+    client = connection(bus, "quiet")
+    client.connect()
+    spreadbusd.stop()
+    client.disconnect()
+    assert not client.connected
+    with pytest.raises(NotConnectedError):
+        client.send_data(b"x", group="PICK")
