@@ -384,7 +384,7 @@ def _wait_until_it_delivers(address, process):
             time.sleep(0.2)
 
 
-def _scenario(address):
+def _scenario(address, connect=SP.connect):
     """What the application sees in a mixed scenario, group-id times and addresses left out."""
     seen = []
 
@@ -393,8 +393,8 @@ def _scenario(address):
             message = message._replace(group_id=message.group_id.index)
         seen.append(message)
 
-    with SP.connect(address, "alice") as alice, SP.connect(address, "bob") as bob:
-        carol = SP.connect(address, "carol", 0, 0)
+    with connect(address, "alice") as alice, connect(address, "bob") as bob:
+        carol = connect(address, "carol", 0, 0)
         for mailbox in (alice, bob, carol):
             mailbox.join("grpA")
             time.sleep(0.05)
@@ -422,3 +422,7 @@ def _scenario(address):
 
 def test_real_daemon_and_spreadbusd_give_the_same_view(real_spread, bus):
     assert _scenario(bus) == _scenario(real_spread)
+
+
+def test_python_client_sees_the_real_daemon_as_the_library_does(real_spread):
+    assert _scenario(real_spread, client.connect) == _scenario(real_spread)
