@@ -1,0 +1,225 @@
+"""The mediator core without a bus: what it sends for what it receives."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from scmaster3 import datamodel
+from scmaster3.config import SHIPPED_MSG_GROUPS, ScmasterSettings, sorted_groups
+from scmaster3.io.payload import encode_payload
+from scmaster3.master import Master, _scan_data_body
+from scmaster3.plugins import MasterPlugin
+from scmaster3.protocol import MessageType, NetworkMessage, ServiceMessage, decode_message
+
+MASTER = "#_MASTER_#localhost"
+NOW = 1_795_317_442
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, object]] = []
+
+    def __call__(self, group, mess_type, body) -> None:
+        group = group.decode() if isinstance(group, bytes) else group
+        self.sent.append((group, mess_type, decode_message(body, mess_type)))
+
+    def take(self) -> list:
+        sent, self.sent = self.sent, []
+        return sent
+
+
+def make_master(**options) -> tuple[Master, Recorder]:
+    settings = options.pop("settings", ScmasterSettings(msg_groups=sorted_groups(list(SHIPPED_MSG_GROUPS))))
+    master = Master(settings, clock=lambda: NOW, **options)
+    recorder = Recorder()
+    master.attach(MASTER, recorder)
+    return master, recorder
+
+
+def connect(master: Master, name: str, primary: str = "LISTENER_GROUP", **fields) -> None:
+    group = f"#{name}#localhost"
+    request = ServiceMessage(
+        -1,
+        "MASTER_GROUP",
+        data=f"&privategroup={group}&hostname=h&ips=1.2.3.4 &programname={name}&".encode(),
+        private_sender_group=group,
+        protocol_version=fields.pop("version", "1.1"),
+        client_type=0,
+        client_priority=0,
+        peer_group=primary,
+        **fields,
+    )
+    master.receive(group, -1, request.encode())
+
+
+def data_body(destination: str, data: bytes, sender: str = "#pub#localhost", type_: int = 1) -> bytes:
+    return NetworkMessage(type_, destination, data=data, private_sender_group=sender).encode()
+
+
+async def relay_all(master: Master) -> None:
+    task = asyncio.create_task(master.run())
+    while master.pending_messages:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    task.cancel()
+
+
+def test_sequence_numbers_wrap_after_63000():
+    master, _ = make_master()
+    master._counter = 62_999
+    assert [master.next_sequence_number() for _ in range(4)] == [63_000, 0, 1, 2]
+
+
+def test_ok_then_service_messages_of_plugins():
+    class Offer(MasterPlugin):
+        def service_message(self):
+            return datamodel.DatabaseProvideMessage(
+                name="mysql", parameters="sysop:sysop@localhost/seiscomp3"
+            )
+
+    master, sent = make_master(plugins=[Offer(), MasterPlugin(), Offer()])
+    connect(master, "scautopick", "PICK")
+    out = sent.take()
+    assert [(group, kind) for group, kind, _ in out] == [("#scautopick#localhost", -4)] + [
+        ("#scautopick#localhost", 1)
+    ] * 2
+    assert [body.seq_num for _, _, body in out] == [1, 2, 3]
+    assert all(body.timestamp == NOW for _, _, body in out)
+    offer = out[1][2]
+    assert offer.data == encode_payload(
+        datamodel.DatabaseProvideMessage(name="mysql", parameters="sysop:sysop@localhost/seiscomp3")
+    )
+    assert len(master.clients) == 1
+
+
+def test_duplicate_connects_make_duplicate_records_each_removed_by_one_disconnect():
+    master, _ = make_master()
+    connect(master, "twice")
+    connect(master, "twice")
+    assert len(master.clients) == 2
+    leave = ServiceMessage(-7, private_sender_group="#twice#localhost", client_type=0, client_priority=0)
+    master.receive("#twice#localhost", -7, leave.encode())
+    assert len(master.clients) == 1
+    master.member_disconnected("#twice#localhost")
+    assert len(master.clients) == 0
+    master.member_disconnected("#twice#localhost")  # unknown: nothing happens
+    master.member_disconnected("#_MASTER_#elsewhere")
+
+
+def test_admin_group_is_remembered_and_forgotten():
+    settings = ScmasterSettings(msg_groups=("PICK",), admin_name="boss", admin_password="pw")
+    master, sent = make_master(settings=settings)
+    connect(master, "boss", "ADMIN_GROUP", password="pw")
+    assert sent.take()[0][1] == MessageType.CONNECT_GROUP_OK_MSG
+    assert master.admin_group == "#boss#localhost"
+    master.member_disconnected("#boss#localhost")
+    assert master.admin_group == ""
+    connect(master, "ADMIN", "ADMIN_GROUP")  # the default name means nothing here
+    assert sent.take()[0][1] == MessageType.ADMIN_REJECT_MSG
+
+
+def test_report_to_the_admin_without_admin_is_dropped():
+    master, sent = make_master()
+    connect(master, "reporter")
+    sent.take()
+    report = ServiceMessage(
+        -15, "#somebody#localhost", data=b"&a=1&", private_sender_group="#reporter#localhost"
+    )
+    master.receive("#reporter#localhost", -15, report.encode())
+    assert sent.take() == []
+
+
+def test_own_report_items_in_order():
+    master, sent = make_master()
+    master.receive("#pub#localhost", 1, data_body("PICK", b"x"))
+    master.state_of_health_report("&time=T&privategroup=#_MASTER_#localhost&")
+    ((group, kind, report),) = sent.take()
+    assert (group, kind, report.private_sender_group) == ("STATUS_GROUP", -15, MASTER)
+    assert report.text == (
+        "&time=T&privategroup=#_MASTER_#localhost&messagequeuesize=1&summedmessagequeuesize=1"
+        "&sentmessages=0&receivedmessages=1&uptime=0:00:00:00&"
+    )
+
+
+def test_truncated_body_gets_default_trailing_fields():
+    body = data_body("PICK", b"abc")
+    truncated = body[: len(body) - 4]  # no tagged field: it defaults to 0
+    view = _scan_data_body(truncated)
+    assert view.tagged == 0
+    assert NetworkMessage.decode(view.stamped(7, 8)) == NetworkMessage(
+        1, "PICK", 7, 8, b"abc", "#pub#localhost", 1
+    )
+
+
+def test_relay_while_detached_waits_for_the_next_session():
+    master, sent = make_master()
+
+    async def scenario():
+        task = asyncio.create_task(master.run())
+        master.detach()
+        master.receive("#pub#localhost", 1, data_body("PICK", b"kept"))
+        await asyncio.sleep(0.01)
+        assert sent.sent == []
+        master.attach(MASTER, sent)
+        while not sent.sent:
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    asyncio.run(scenario())
+    ((group, _, body),) = sent.take()
+    assert (group, body.data, body.tagged) == ("PICK", b"kept", 1)
+
+
+def test_pressure_is_raised_and_released():
+    master, sent = make_master(max_pending_bytes=1000)
+    events = []
+    master.set_pressure_callback(events.append)
+    for n in range(20):
+        master.receive("#pub#localhost", 1, data_body("PICK", b"%04d" % n + b"x" * 100))
+    assert events == [True]
+    asyncio.run(relay_all(master))
+    assert events == [True, False]
+    assert [body.data[:4] for _, _, body in sent.take()] == [b"%04d" % n for n in range(20)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x01\x00\x00\x00\xff\xff\xff\xff",  # negative string length
+        b"\x01\x00\x00\x00\x10\x00\x00\x00PI",  # string past the end
+        NetworkMessage(0, "PICK").encode(),  # type 0
+    ],
+)
+def test_malformed_data_drops_its_sender(body):
+    master, sent = make_master()
+    connect(master, "bad")
+    sent.take()
+    master.receive("#bad#localhost", 1, body)
+    asyncio.run(relay_all(master))
+    ((group, kind, order),) = sent.take()
+    assert (group, kind, order.destination) == ("#bad#localhost", -19, "#bad#localhost")
+    assert len(master.clients) == 0
+
+
+def test_service_body_with_a_data_type_drops_its_sender():
+    master, sent = make_master()
+    master.receive("#odd#localhost", -7, ServiceMessage(5).encode())
+    ((group, kind, _),) = sent.take()
+    assert (group, kind) == ("#odd#localhost", -19)
+
+
+def test_stop_sends_master_disconnected_after_relaying_what_was_read():
+    master, sent = make_master()
+
+    async def scenario():
+        task = asyncio.create_task(master.run())
+        master.receive("#pub#localhost", 1, data_body("PICK", b"last"))
+        await master.stop()
+        task.cancel()
+
+    asyncio.run(scenario())
+    out = sent.take()
+    assert [(group, kind) for group, kind, _ in out] == [("PICK", 1), ("MASTER_GROUP", -9)]
+    assert out[1][2].private_sender_group == MASTER and out[1][2].seq_num == 2
