@@ -19,8 +19,6 @@ from typing import Any
 
 OUTPUT = Path(__file__).with_name("model.json")
 
-PRIMITIVE_TYPES = {"string", "int", "double", "bool", "time", "double_array", "complex_array", "time_array"}
-
 # Enumerations used only by message classes (not part of the data-model schema).
 MESSAGE_ENUMERATIONS: dict[str, Any] = {
     "ApplicationStatus": {

@@ -20,7 +20,7 @@ from scmaster3.datamodel.description import CURRENT_VERSION, Version
 from scmaster3.datamodel.types import BaseObject, Message
 from scmaster3.io import binary
 from scmaster3.io.errors import ArchiveError
-from scmaster3.protocol.constants import COMPRESSED_CONTENT_TYPES, ContentType
+from scmaster3.protocol.constants import ContentType
 from scmaster3.protocol.errors import ProtocolError
 from scmaster3.protocol.payload import MAX_INFLATED_SIZE, decode_data_field, encode_data_field
 
@@ -117,11 +117,6 @@ def decode_payload(data: bytes, content_type: int, *, max_size: int = MAX_INFLAT
     if not isinstance(message, Message):
         raise ArchiveError(f"the payload holds a {type(message).__name__}, not a message")
     return message
-
-
-def is_compressed(content_type: int) -> bool:
-    """Whether payloads of ``content_type`` travel as a zlib stream."""
-    return _content_type(content_type) in COMPRESSED_CONTENT_TYPES
 
 
 def _decode_binary_message(data: bytes) -> BaseObject:
