@@ -73,15 +73,10 @@ from scmaster3.protocol import (
     spread_daemon_address,
     with_default_groups,
 )
+from spreadbus.wire import CAUSED_BY_DISCONNECT, CAUSED_BY_JOIN, CAUSED_BY_LEAVE, REJECT_NOT_UNIQUE
 
 log = logging.getLogger("scmaster3.client")
 
-# Spread membership causes (spread-protocol.md section 7.2).
-_CAUSED_BY_JOIN = 0x100
-_CAUSED_BY_LEAVE = 0x200
-_CAUSED_BY_DISCONNECT = 0x400
-# Spread connect reject: the private name is already in use on that daemon.
-_REJECT_NOT_UNIQUE = -6
 
 RECEIVE_QUEUE_LIMIT = 1000
 """Received messages a connection holds for the application before it stops reading the bus
@@ -577,13 +572,13 @@ class ClientSession:
         """
         if self._state is not _State.CONNECTED or not changed_member:
             return None
-        if reason & _CAUSED_BY_JOIN:
+        if reason & CAUSED_BY_JOIN:
             text = MembershipChange(group, changed_member, tuple(members)).format_join()
             kind = MessageType.JOIN_GROUP_MSG
-        elif reason & _CAUSED_BY_LEAVE:
+        elif reason & CAUSED_BY_LEAVE:
             text = MembershipChange(group, changed_member).format_leave()
             kind = MessageType.LEAVE_GROUP_MSG
-        elif reason & _CAUSED_BY_DISCONNECT:
+        elif reason & CAUSED_BY_DISCONNECT:
             text = changed_member
             kind = MessageType.CLIENT_DISCONNECTED_MSG
             if is_master_member(changed_member):
@@ -829,7 +824,7 @@ class Connection:
         except self._bus.error as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
             text = exc.args[1] if len(exc.args) > 1 else str(exc)
-            kind = ClientNameNotUniqueError if code == _REJECT_NOT_UNIQUE else BusConnectError
+            kind = ClientNameNotUniqueError if code == REJECT_NOT_UNIQUE else BusConnectError
             raise kind(f"could not connect to {self.server} as {self.name!r}: {text}", code) from None
         log.info("Connected to message server: %s", self.server)
         self._mailbox = mailbox
