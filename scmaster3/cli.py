@@ -138,6 +138,14 @@ def parse_bind(text: str, option: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+def _host_address(text: str) -> str:
+    """``-H host[:port]`` as the Spread daemon name ``port@host`` (the ``@`` form is refused)."""
+    try:
+        return spread_daemon_address(text, allow_spread_form=False)
+    except ProtocolError as exc:
+        raise ConfigError(exc.reason, key="--host") from None
+
+
 def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
@@ -230,10 +238,17 @@ async def serve(
         await frontend.start()
         await stop.wait()
     finally:
+        sessions = daemon.session_count if daemon is not None else 0
         await frontend.stop()
         if forwarder is not None:
             forwarder.close()
         if daemon is not None:
+            # Let the bus deliver MASTER_DISCONNECTED_MSG before it closes every session.
+            for _ in range(100):
+                if daemon.session_count < sessions:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
             await daemon.stop()
 
 
@@ -271,11 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     layout = ConfigLayout.from_environment()
     try:
-        host = spread_daemon_address(args.host, allow_spread_form=False) if args.host is not None else None
+        host = _host_address(args.host) if args.host is not None else None
         bind = parse_bind(args.bind, "--bind")
         sbind = parse_bind(args.sbind, "--sbind") if args.sbind else None
         loaded = load_module_config(MODULE, layout, config_file=args.config_file)
-    except (ConfigError, ProtocolError) as exc:
+    except ConfigError as exc:
         print(f"scmaster3: {exc}", file=sys.stderr)
         return 1
     if args.daemon and not args.debug:

@@ -139,10 +139,10 @@ class Module:
         )
         self.mbox.multicast(SERVICE_TYPE, MASTER_GROUP, request.encode(), request.mess_type)
 
-    def handshake(self, primary: str = "LISTENER_GROUP", subscriptions=(), **options):
+    def handshake(self, primary: str = "LISTENER_GROUP", subscriptions=(), timeout: float = 10.0, **options):
         """Send CONNECT and return ``(spread message, answer)``; joins ``subscriptions`` on OK."""
         self.connect_request(primary, **options)
-        message, answer = self.receive(lambda m, b: b.destination == self.private_group)
+        message, answer = self.receive(lambda m, b: b.destination == self.private_group, timeout)
         if answer.type == MessageType.CONNECT_GROUP_OK_MSG:
             self.master = message.sender
             for group in subscriptions:
