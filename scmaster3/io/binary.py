@@ -206,6 +206,10 @@ def _unknown_enum(enum_name: str, raw: bytes, pos: int) -> ArchiveError:
     return ArchiveError(f"unknown {enum_name} name {raw[:80]!r}", offset=pos)
 
 
+def _null_element(pos: int) -> ArchiveError:
+    return ArchiveError("the first element of a sequence is marked absent", offset=pos)
+
+
 def _truncated(exc: Exception, pos: int) -> ArchiveError:
     if isinstance(exc, (struct.error, IndexError)):
         return ArchiveError("input ends inside a value", offset=pos)
@@ -254,10 +258,6 @@ _PRIMITIVE_READERS = {
     "complex_array": ["{t}, pos = read_complexes(buf, pos)"],
     "time_array": ["{t}, pos = read_times(buf, pos)"],
 }
-
-
-def _ident(name: str) -> str:
-    return name.replace(":", "_")
 
 
 class _Compiler:
@@ -359,7 +359,7 @@ class _Compiler:
         suffix = "f" if children else "a"
         members = self.members(spec)
         fields = self.constant("F", tuple(members) + ("children",))
-        self.emit(0, f"def e_{_ident(spec.name)}_{suffix}(o, out, ids):")
+        self.emit(0, f"def e_{spec.name}_{suffix}(o, out, ids):")
         if self.too_new and spec.is_datamodel:
             self.emit(1, f"raise too_new({spec.name!r})")
             return
@@ -390,7 +390,7 @@ class _Compiler:
                     "if first:",
                     "    out += b'\\x01'",
                     "    first = False",
-                    f"e_{_ident(element.name)}_f(x, out, ids)",
+                    f"e_{element.name}_f(x, out, ids)",
                 )
         self.close_try()
         self.emit(
@@ -489,7 +489,7 @@ class _Compiler:
         members = self.members(spec)
         fields = self.constant("F", tuple(members) + ("children",))
         cls = self.constant("C", CLASSES[spec.name])
-        self.emit(0, f"def d_{_ident(spec.name)}_{suffix}(buf, pos, st):")
+        self.emit(0, f"def d_{spec.name}_{suffix}(buf, pos, st):")
         if self.too_new and spec.is_datamodel:
             self.emit(1, f"raise too_new({spec.name!r})")
             return
@@ -523,7 +523,7 @@ class _Compiler:
                     "            u = buf[pos]",
                     "            pos += 1",
                     "            if not u: raise null_element(pos - 1)",
-                    f"        x, pos = d_{_ident(element.name)}_f(buf, pos, st)",
+                    f"        x, pos = d_{element.name}_f(buf, pos, st)",
                     "        x.__dict__['_parent'] = o",
                     "        lst.append(x)",
                     f"    ch[{child.name!r}] = lst",
@@ -568,8 +568,8 @@ class _Compiler:
                 self.encoder(spec, True)
                 self.decoder(spec, True)
             else:
-                self.emit(0, f"e_{_ident(spec.name)}_f = e_{_ident(spec.name)}_a")
-                self.emit(0, f"d_{_ident(spec.name)}_f = d_{_ident(spec.name)}_a")
+                self.emit(0, f"e_{spec.name}_f = e_{spec.name}_a")
+                self.emit(0, f"d_{spec.name}_f = d_{spec.name}_a")
         namespace: dict[str, Any] = {
             "ArchiveError": ArchiveError,
             "Time": Time,
@@ -605,10 +605,6 @@ class _Compiler:
         return namespace
 
 
-def _null_element(pos: int) -> ArchiveError:
-    return ArchiveError("the first element of a sequence is marked absent", offset=pos)
-
-
 class _Codebook:
     """The compiled encoders and decoders of every class for one archive layout."""
 
@@ -624,8 +620,8 @@ class _Codebook:
                 if spec.abstract:
                     self._decoders[(spec.rtti_name, children)] = None
                     continue
-                self._encoders[(CLASSES[spec.name], children)] = namespace[f"e_{_ident(spec.name)}_{suffix}"]
-                self._decoders[(spec.rtti_name, children)] = namespace[f"d_{_ident(spec.name)}_{suffix}"]
+                self._encoders[(CLASSES[spec.name], children)] = namespace[f"e_{spec.name}_{suffix}"]
+                self._decoders[(spec.rtti_name, children)] = namespace[f"d_{spec.name}_{suffix}"]
 
     def encoder(self, cls: type, children: bool) -> Callable[..., None]:
         try:
