@@ -204,7 +204,7 @@ def _enum_parser(enum_name: str) -> Callable[[str], Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Plans: what each class puts where, for one archive version
+# Plans: what each class puts where, for one archive layout
 
 # Where a member lives in XML.
 _ATTRIBUTE, _ELEMENT, _CDATA, _VALUE, _OBJECT, _SEQUENCE = range(6)
@@ -231,13 +231,20 @@ class _Plan(NamedTuple):
     spec: ClassSpec
     cls: type
     public_id: bool
-    members: tuple[_Member, ...]
-    children: tuple[tuple[str, str], ...]
-    """(role, element class name) of each child array this version carries."""
-    absent: dict[str, Any]
-    """Defaults of the members this version does not carry."""
-    absent_factories: tuple[tuple[str, Callable[[], Any]], ...]
     too_new: bool
+    members: tuple[_Member, ...]
+    """Every member this layout carries, in serialization order (what the writer walks)."""
+    attributes: tuple[_Member, ...]
+    cdata: _Member | None
+    by_element: dict[str, _Member | str]
+    """Element name to the member it holds, or to the element class of a child array."""
+    element_members: tuple[_Member, ...]
+    polymorphic: tuple[_Member, ...]
+    children: tuple[tuple[str, str], ...]
+    """(role, element class name) of each child array this layout carries."""
+    absent: dict[str, Any]
+    """Defaults of the members this layout does not carry."""
+    absent_factories: tuple[tuple[str, Callable[[], Any]], ...]
 
 
 _PUBLIC_ID = _Member(
@@ -267,63 +274,77 @@ def _member(attr: AttributeSpec, version: Version) -> _Member:
         fmt, parse = _format_enum, _enum_parser(attr.type)
     else:
         fmt, parse = _FORMATTERS[attr.type], _PARSERS[attr.type]
+    is_time = attr.type == "time"
     return _Member(
-        attr.attr,
-        attr.name,
-        where,
-        attr.type,
-        attr.optional,
-        mandatory,
-        fmt,
-        parse,
-        attr.type == "time",
-        False,
+        attr.attr, attr.name, where, attr.type, attr.optional, mandatory, fmt, parse, is_time, False
     )
 
 
-def _plan(spec: ClassSpec, version: Version) -> _Plan:
+def _plan(spec: ClassSpec, version: Version, too_new: bool) -> _Plan:
     cls = CLASSES[spec.name]
-    members = []
     public_id = spec.is_datamodel and spec.writes_public_id(version)
-    for attr in spec.attributes_in(version):
-        members.append(_member(attr, version))
+    members = tuple(_member(attr, version) for attr in spec.attributes_in(version))
+    children = tuple((c.name, c.class_name) for c in spec.children_in(version))
+    by_element: dict[str, _Member | str] = {role: class_name for role, class_name in children}
+    # A member element takes precedence over a child array of the same name (none exists).
+    by_element.update({m.name: m for m in members if m.where in (_ELEMENT, _VALUE)})
     carried = {m.attr for m in members} | ({"publicID"} if public_id else set())
-    absent = {name: value for name, value in cls._static_defaults.items() if name not in carried}
-    factories = tuple((name, factory) for name, factory in cls._factory_defaults if name not in carried)
+    cdata = [m for m in members if m.where == _CDATA]
     return _Plan(
         spec=spec,
         cls=cls,
         public_id=public_id,
-        members=tuple(members),
-        children=tuple((c.name, c.class_name) for c in spec.children_in(version)),
-        absent=absent,
-        absent_factories=factories,
-        too_new=spec.is_datamodel and version > CURRENT_VERSION,
+        too_new=too_new and spec.is_datamodel,
+        members=members,
+        attributes=((_PUBLIC_ID,) if public_id else ()) + tuple(m for m in members if m.where == _ATTRIBUTE),
+        cdata=cdata[0] if cdata else None,
+        by_element=by_element,
+        element_members=tuple(m for m in members if m.where in (_ELEMENT, _VALUE)),
+        polymorphic=tuple(m for m in members if m.where in (_OBJECT, _SEQUENCE)),
+        children=children,
+        absent={name: value for name, value in cls._static_defaults.items() if name not in carried},
+        absent_factories=tuple((n, factory) for n, factory in cls._factory_defaults if n not in carried),
     )
 
 
 class _Plans:
-    """The plans of every concrete class for one archive version, made on first use."""
+    """The plans of every concrete class for one archive layout, made on first use."""
 
-    def __init__(self, version: Version) -> None:
-        self.version = version
-        self.namespace = namespace(version)
+    def __init__(self, layout: Version, too_new: bool) -> None:
+        self.layout = layout
+        self.too_new = too_new
         self._by_name: dict[str, _Plan] = {}
 
     def __getitem__(self, class_name: str) -> _Plan:
         plan = self._by_name.get(class_name)
         if plan is None:
-            plan = self._by_name[class_name] = _plan(MODEL.classes[class_name], self.version)
+            plan = _plan(MODEL.classes[class_name], self.layout, self.too_new)
+            self._by_name[class_name] = plan
         return plan
 
 
-_PLANS: dict[Version, _Plans] = {}
+def _layout_versions() -> list[Version]:
+    """The versions at which a member appears or changes hints: plans only change there."""
+    found = {UNVERSIONED, CURRENT_VERSION}
+    for spec in MODEL.classes.values():
+        found.update(a.since for a in spec.attributes if a.since)
+        found.update(a.legacy.before for a in spec.attributes if a.legacy)
+        found.update(c.since for c in spec.children if c.since)
+        if spec.public_id_since:
+            found.add(spec.public_id_since)
+    return sorted(found)
+
+
+_LAYOUTS = _layout_versions()
+_PLANS: dict[tuple[Version, bool], _Plans] = {}
 
 
 def _plans(version: Version) -> _Plans:
-    plans = _PLANS.get(version)
+    """The plans for documents of ``version`` (shared by every version of the same layout)."""
+    key = (max(v for v in _LAYOUTS if v <= version), version > CURRENT_VERSION)
+    plans = _PLANS.get(key)
     if plans is None:
-        plans = _PLANS[version] = _Plans(version)
+        plans = _PLANS[key] = _Plans(*key)
     return plans
 
 
@@ -342,6 +363,10 @@ def _is_type_of(base: str, rtti_name: str) -> bool:
     return found
 
 
+def _too_new(spec: ClassSpec) -> ArchiveError:
+    return ArchiveError(f"{spec.name} does not exist in archive versions newer than {CURRENT_VERSION}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -350,9 +375,7 @@ _sub_element = etree.SubElement
 
 def _write_object(el: Any, obj: BaseObject, plan: _Plan, plans: _Plans, children: bool) -> None:
     if plan.too_new:
-        raise ArchiveError(
-            f"{plan.spec.name} does not exist in archive versions newer than {CURRENT_VERSION}"
-        )
+        raise _too_new(plan.spec)
     d = obj.__dict__
     member = _PUBLIC_ID
     try:
@@ -361,34 +384,35 @@ def _write_object(el: Any, obj: BaseObject, plan: _Plan, plans: _Plans, children
             if public_id:
                 el.set("publicID", public_id)
         for member in plan.members:
-            value = d[member.attr]
+            attr, name, where, type_, _, mandatory, fmt, _, is_time, with_children = member
+            value = d[attr]
             if value is None:
                 continue
-            where = member.where
             if where <= _CDATA:
-                if member.is_time and not member.mandatory and not value.total_microseconds():
+                # Core::Time without XML_MANDATORY is written only when it is not zero.
+                if is_time and not mandatory and not value.total_microseconds():
                     continue
-                text = member.format(value)
+                text = fmt(value)
                 if not text:
-                    if not member.mandatory:
+                    if not mandatory:
                         continue
                     if where == _ATTRIBUTE:
-                        el.set(member.name, "")
+                        el.set(name, "")
                     elif where == _ELEMENT:
-                        _sub_element(el, member.name)
+                        _sub_element(el, name)
                 elif where == _ATTRIBUTE:
-                    el.set(member.name, text)
+                    el.set(name, text)
                 elif where == _ELEMENT:
-                    _sub_element(el, member.name).text = text
+                    _sub_element(el, name).text = text
                 else:
                     el.text = text
             elif where == _VALUE:
-                _write_object(_sub_element(el, member.name), value, plans[member.type], plans, False)
+                _write_object(_sub_element(el, name), value, plans[type_], plans, False)
             elif where == _OBJECT:
-                _write_polymorphic(el, member.name, value, plans, member.children)
+                _write_polymorphic(el, name, value, plans, with_children)
             else:
                 for item in value:
-                    _write_polymorphic(el, member.name, item, plans, True)
+                    _write_polymorphic(el, name, item, plans, True)
         if children and plan.children:
             member = None
             arrays = obj._children
@@ -419,14 +443,12 @@ def _write_polymorphic(parent: Any, role: str, obj: BaseObject, plans: _Plans, c
     _write_object(el, obj, plans[spec.name], plans, children)
 
 
-def _root_element(tag: str, version: Version, role: str = "") -> Any:
+def _root_element(tag: str, version: Version) -> Any:
     # Only the root carries the namespace: SeisComP3 declares it there and creates every other
     # element without a namespace of its own. The bytes are the same as if each element were
     # qualified (they inherit the default namespace), and building the tree is much cheaper.
     ns = namespace(version)
     root = etree.Element(f"{{{ns}}}{tag}", nsmap={None: ns})
-    if role:
-        root.set("role", role)
     if version != UNVERSIONED:
         root.set("version", str(version))
     return root
@@ -473,10 +495,9 @@ def encode(
     _check_archivable(obj)
     if indent < 0:
         raise ValueError("indent must not be negative")
-    plans = _plans(version)
     root = _root_element(ROOT_TAG, version)
     try:
-        _write_polymorphic(root, "", obj, plans, True)
+        _write_polymorphic(root, "", obj, _plans(version), True)
     except RecursionError:
         raise ArchiveError("object graph too deep or cyclic") from None
     return _serialize(root, formatted, indent)
@@ -519,25 +540,8 @@ def _parser() -> etree.XMLParser:
 _PARSER = _parser()
 
 
-class _Element(NamedTuple):
-    """A child element as the reader sees it: local name, ``role`` attribute, the element."""
-
-    name: str
-    role: str | None
-    el: Any
-
-
 def _local(tag: str) -> str:
-    return tag[tag.rfind("}") + 1 :] if tag[0] == "{" else tag
-
-
-def _elements(el: Any) -> list[_Element]:
-    out = []
-    for child in el:
-        tag = child.tag
-        if type(tag) is str:
-            out.append(_Element(_local(tag), child.get("role"), child))
-    return out
+    return tag[tag.rfind("}") + 1 :]
 
 
 def _fail(reason: str, el: Any) -> ArchiveError:
@@ -545,8 +549,39 @@ def _fail(reason: str, el: Any) -> ArchiveError:
     return ArchiveError(f"{reason} (line {line})" if line else reason)
 
 
+def _missing(member: _Member, el: Any) -> Any:
+    """The value of a member whose attribute, element or text is not there."""
+    if member.optional:
+        return None
+    if member.type == "string":
+        return ""
+    if member.type.endswith("_array"):
+        return []
+    where = {_ATTRIBUTE: "attribute", _ELEMENT: "element", _VALUE: "element"}.get(member.where, "text")
+    raise _fail(f"{where} {member.name!r} missing", el)
+
+
+def _value(member: _Member, text: str, el: Any) -> Any:
+    try:
+        return member.parse(text)
+    except ValueError as exc:
+        raise _fail(str(exc), el) from None
+
+
+def _candidates(el: Any) -> list[tuple[str, str | None, Any]]:
+    """(local name, role, element) of each child element, in document order."""
+    return [(_local(child.tag), child.get("role"), child) for child in el if type(child.tag) is str]
+
+
+def _find_polymorphic(candidates: list[tuple[str, str | None, Any]], role: str, base: str) -> Any:
+    for name, element_role, child in candidates:
+        if (element_role or "") == role and _is_type_of(base, name):
+            return child
+    return None
+
+
 class _Reader:
-    """The state of one document being read: its version's plans and the nesting depth."""
+    """The state of one document being read: its layout's plans and the nesting depth."""
 
     __slots__ = ("plans", "depth")
 
@@ -554,128 +589,81 @@ class _Reader:
         self.plans = plans
         self.depth = 0
 
-    def polymorphic(self, element: _Element, children: bool) -> BaseObject:
+    def polymorphic(self, el: Any, children: bool) -> BaseObject:
         if self.depth >= MAX_NESTING:
-            raise _fail(f"objects nested deeper than {MAX_NESTING}", element.el)
+            raise _fail(f"objects nested deeper than {MAX_NESTING}", el)
         self.depth += 1
-        obj = self.object(element.el, self.plans[BY_RTTI[element.name].SPEC.name], children)
+        obj = self.object(el, self.plans[BY_RTTI[_local(el.tag)].SPEC.name], children)
         self.depth -= 1
         return obj
 
     def object(self, el: Any, plan: _Plan, children: bool) -> BaseObject:
         if plan.too_new:
-            raise _fail(
-                f"{plan.spec.name} does not exist in archive versions newer than {CURRENT_VERSION}", el
-            )
+            raise _fail(str(_too_new(plan.spec)), el)
         obj = plan.cls.__new__(plan.cls)
         d = obj.__dict__
         if plan.absent:
             d.update(plan.absent)
         for name, factory in plan.absent_factories:
             d[name] = factory()
-        elements: list[_Element] | None = None
-        member = _PUBLIC_ID
+        member: _Member | None = _PUBLIC_ID
         try:
-            if plan.public_id:
-                d["publicID"] = el.get("publicID", "")
-            for member in plan.members:
-                where = member.where
-                if where == _ATTRIBUTE:
-                    text = el.get(member.name)
-                    d[member.attr] = self.primitive(member, text, el)
-                elif where == _CDATA:
-                    d[member.attr] = self.primitive(member, el.text, el)
-                else:
-                    if elements is None:
-                        elements = _elements(el)
-                    if where == _ELEMENT:
-                        found = _static(elements, member.name)
-                        if found is None:
-                            d[member.attr] = self.primitive(member, None, el)
-                        else:
-                            d[member.attr] = self.primitive(member, found.el.text or "", found.el)
-                    elif where == _VALUE:
-                        found = _static(elements, member.name)
-                        if found is None:
-                            if not member.optional:
-                                raise _fail(f"element <{member.name}> missing", el)
-                            d[member.attr] = None
-                        else:
-                            d[member.attr] = self.object(found.el, self.plans[member.type], False)
-                    elif where == _OBJECT:
-                        found = _polymorphic(elements, member.name, MODEL.classes[member.type].rtti_name)
-                        d[member.attr] = None if found is None else self.polymorphic(found, member.children)
+            for member in plan.attributes:
+                text = el.get(member.name)
+                d[member.attr] = _missing(member, el) if text is None else _value(member, text, el)
+            member = plan.cdata
+            if member is not None:
+                text = el.text
+                d[member.attr] = _missing(member, el) if text is None else _value(member, text, el)
+            by_element = plan.by_element
+            if by_element:
+                arrays: dict[str, list[Any]] = {}
+                plans = self.plans
+                for child in el:
+                    tag = child.tag
+                    if type(tag) is not str:
+                        continue
+                    local = tag[tag.rfind("}") + 1 :]
+                    member = by_element.get(local)
+                    # The first element of a name holds the member; an element with a role
+                    # belongs to a polymorphic member, never to a named one (as in SeisComP3).
+                    if member is None or child.get("role"):
+                        continue
+                    if type(member) is str:
+                        if children:
+                            item = self.object(child, plans[member], True)
+                            item.__dict__["_parent"] = obj
+                            arrays.setdefault(local, []).append(item)
+                        continue
+                    if member.attr in d:
+                        continue
+                    if member.where == _ELEMENT:
+                        d[member.attr] = _value(member, child.text or "", child)
                     else:
-                        base = MODEL.classes[member.type].rtti_name
-                        d[member.attr] = [
-                            self.polymorphic(e, True) for e in elements if _matches(e, member.name, base)
-                        ]
-            if children and plan.children:
+                        d[member.attr] = self.object(child, plans[member.type], False)
                 member = None
-                if elements is None:
-                    elements = _elements(el)
-                arrays = {}
-                for role, class_name in plan.children:
-                    items = [e.el for e in elements if e.name == role and not e.role]
-                    if items:
-                        element_plan = self.plans[class_name]
-                        lst = []
-                        for item in items:
-                            child = self.object(item, element_plan, True)
-                            child.__dict__["_parent"] = obj
-                            lst.append(child)
-                        arrays[role] = lst
+                for member in plan.element_members:
+                    if member.attr not in d:
+                        d[member.attr] = _missing(member, el)
                 if arrays:
                     d["_children"] = arrays
+            if plan.polymorphic:
+                candidates = _candidates(el)
+                for member in plan.polymorphic:
+                    base = MODEL.classes[member.type].rtti_name
+                    if member.where == _OBJECT:
+                        found = _find_polymorphic(candidates, member.name, base)
+                        d[member.attr] = None if found is None else self.polymorphic(found, member.children)
+                    else:
+                        d[member.attr] = [
+                            self.polymorphic(child, True)
+                            for name, role, child in candidates
+                            if (role or "") == member.name and _is_type_of(base, name)
+                        ]
         except ArchiveError as exc:
             exc.add_frame(plan.spec.name, member.attr if member else "children")
             raise
         return obj
-
-    @staticmethod
-    def primitive(member: _Member, text: str | None, el: Any) -> Any:
-        if text is None:
-            if member.optional:
-                return None
-            if member.type == "string":
-                return ""
-            if member.type.endswith("_array"):
-                return []
-            where = (
-                "element"
-                if member.where == _ELEMENT
-                else "attribute"
-                if member.where == _ATTRIBUTE
-                else "text"
-            )
-            raise _fail(f"{where} {member.name!r} missing", el)
-        try:
-            return member.parse(text)
-        except ValueError as exc:
-            raise _fail(str(exc), el) from None
-
-
-def _static(elements: list[_Element], name: str) -> _Element | None:
-    for element in elements:
-        if element.name == name and not element.role:
-            return element
-    return None
-
-
-def _matches(element: _Element, role: str, base: str) -> bool:
-    if element.role:
-        if element.role != role:
-            return False
-    elif role:
-        return False
-    return _is_type_of(base, element.name)
-
-
-def _polymorphic(elements: list[_Element], role: str, base: str) -> _Element | None:
-    for element in elements:
-        if _matches(element, role, base):
-            return element
-    return None
 
 
 def _parse(data: bytes | bytearray | memoryview) -> Any:
@@ -708,14 +696,16 @@ def _expected_name(expected: str | type[BaseObject]) -> str:
     return name
 
 
-def _read_top(candidates: list[_Element], version: Version, expected: str, where: Any) -> BaseObject:
-    found = _polymorphic(candidates, "", expected)
+def _read_top(
+    candidates: list[tuple[str, str | None, Any]], version: Version, expected: str, where: Any
+) -> BaseObject:
+    found = _find_polymorphic(candidates, "", expected)
     if found is None:
         raise _fail(f"the document holds no {expected} object", where)
     try:
         return _Reader(_plans(version)).polymorphic(found, True)
     except RecursionError:
-        raise _fail("document nested too deeply", found.el) from None
+        raise _fail("document nested too deeply", found) from None
 
 
 def decode_document(
@@ -731,10 +721,10 @@ def decode_document(
     root = _parse(data)
     if _local(root.tag) == ROOT_TAG:
         version = _document_version(root.get("version"), root)
-        candidates = _elements(root)
+        candidates = _candidates(root)
     else:
         version = UNVERSIONED
-        candidates = [_Element(_local(root.tag), root.get("role"), root)]
+        candidates = [(_local(root.tag), root.get("role"), root)]
     return _read_top(candidates, version, expected_name, root), version
 
 
@@ -756,7 +746,7 @@ def decode_imported(
     """
     expected_name = _expected_name(expected)
     root = _parse(data)
-    candidates = [_Element(_local(root.tag), root.get("role"), root)]
+    candidates = [(_local(root.tag), root.get("role"), root)]
     return _read_top(candidates, UNVERSIONED, expected_name, root)
 
 
