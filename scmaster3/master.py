@@ -90,6 +90,7 @@ SERVER_VERSION = "Jakarta git-"
 PROGRAM_NAME = "scmaster"
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 _BATCH = 256  # data messages processed between two looks at the socket
+_IN_FLIGHT = 1024  # data messages handed to the plugins and not yet relayed
 
 Send = Callable[[str | bytes, int, bytes], None]
 """``send(group, mess_type, body)``: multicast one body to a group (FIFO|SELF_DISCARD)."""
@@ -233,6 +234,32 @@ def _may_be_sync_request(type_: int, data: bytes) -> bool:
     return _SYNC_REQUEST_CLASS in head
 
 
+class _InFlight:
+    """A data message handed to the plugins, waiting for what they return to complete."""
+
+    __slots__ = ("sender", "view", "message", "outcomes")
+
+    def __init__(self, sender: str, view: _DataBody, message: DataMessage) -> None:
+        self.sender = sender
+        self.view = view
+        self.message = message
+        self.outcomes: list[tuple[MasterPlugin, asyncio.Future]] = []
+
+    def done(self) -> bool:
+        return all(outcome.done() for _, outcome in self.outcomes)
+
+    async def wait(self) -> None:
+        pending = [outcome for _, outcome in self.outcomes if not outcome.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+
+def _failed(exc: Exception) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
+
+
 def _int32_time(seconds: float) -> int:
     """Unix seconds as SeisComP3 writes a time_t: truncated to a signed 32-bit integer."""
     return ((int(seconds) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
@@ -267,6 +294,7 @@ class Master:
         self._held: collections.deque[tuple[str | bytes, int, bytes]] = collections.deque()
         self._intake: collections.deque[tuple[str, bytes]] = collections.deque()
         self._intake_bytes = 0
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
         self._wakeup: asyncio.Event | None = None
         self._pressure: Callable[[bool], None] | None = None
         self._pressing = False
@@ -305,7 +333,7 @@ class Master:
     @property
     def pending_messages(self) -> int:
         """Data messages received and not yet relayed (SOH ``messagequeuesize``)."""
-        return len(self._intake)
+        return len(self._intake) + len(self._in_flight)
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -577,7 +605,7 @@ class Master:
         """
         data = connection_info + format_items(
             (
-                ("messagequeuesize", len(self._intake)),
+                ("messagequeuesize", self.pending_messages),
                 ("summedmessagequeuesize", self.summed_message_queue_size),
                 ("sentmessages", self.sent_messages),
                 ("receivedmessages", self.received_messages),
@@ -609,51 +637,82 @@ class Master:
             self._pressure(on)
 
     async def run(self) -> None:
-        """Process data messages in arrival order, for as long as the task runs."""
+        """Process data messages in arrival order, for as long as the task runs.
+
+        Plugins see each message as it is taken from the intake; what they return to await
+        is awaited only before that message is relayed, so later messages can be handed to
+        them meanwhile (up to ``_IN_FLIGHT`` messages): a plugin that stores messages can
+        batch them. Relay order stays arrival order.
+        """
         self._wakeup = wakeup = asyncio.Event()
         intake = self._intake
+        in_flight = self._in_flight
         plugins = self.plugins
         while True:
-            while not (intake and self._send is not None):
+            while not (in_flight or (intake and self._send is not None)):
                 wakeup.clear()
                 await wakeup.wait()
-            for _ in range(min(_BATCH, len(intake))):
-                if self._send is None:
-                    break
+            taken = 0
+            while intake and taken < _BATCH and len(in_flight) < _IN_FLIGHT and self._send is not None:
                 sender, body = intake.popleft()
                 self._intake_bytes -= len(body)
+                taken += 1
                 try:
-                    if plugins:
-                        await self._process_with_plugins(sender, body)
-                    else:
-                        self._relay(sender, _scan_data_body(body), None)
+                    view = _scan_data_body(body)
+                    if view.type <= 0:
+                        raise MalformedMessage(f"body type {view.type} in a data message")
                 except MalformedMessage as exc:
                     self._drop_client(sender, f"malformed data message: {exc}")
+                    continue
+                if plugins:
+                    in_flight.append(self._hand_to_plugins(sender, view))
+                else:
+                    self._relay(sender, view, None)
+                while in_flight and in_flight[0].done():
+                    self._finish(in_flight.popleft())
             if self._pressing and self._intake_bytes <= self.max_pending_bytes // 2:
                 self._set_pressure(False)
-            # Let the loop read the socket between batches: the bus must not queue for us.
-            await asyncio.sleep(0)
+            if in_flight and (not intake or len(in_flight) >= _IN_FLIGHT or self._send is None):
+                await in_flight[0].wait()
+                while in_flight and in_flight[0].done():
+                    self._finish(in_flight.popleft())
+            else:
+                # Let the loop read the socket between batches: the bus must not queue for us.
+                await asyncio.sleep(0)
 
-    async def _process_with_plugins(self, sender: str, body: bytes) -> None:
-        view = _scan_data_body(body)
+    def _hand_to_plugins(self, sender: str, view: _DataBody) -> _InFlight:
         message = DataMessage(
             sender, view.type, view.destination.decode("latin-1"), view.data, view.private_sender_group
         )
+        entry = _InFlight(sender, view, message)
         for plugin in self.plugins:
             try:
                 outcome = plugin.process(message)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            except MessageRefused as exc:
-                self._refused(message, plugin, exc.reason)
-                return
             except Exception as exc:
-                log.exception(
-                    "plugin %s failed on a message from %s", plugin.name, message.private_sender_group
+                entry.outcomes.append((plugin, _failed(exc)))
+                break
+            if inspect.isawaitable(outcome):
+                entry.outcomes.append((plugin, asyncio.ensure_future(outcome)))
+        return entry
+
+    def _finish(self, entry: _InFlight) -> None:
+        for plugin, outcome in entry.outcomes:
+            exc = outcome.exception()
+            if exc is None:
+                continue
+            if isinstance(exc, MessageRefused):
+                self._refused(entry.message, plugin, exc.reason)
+            else:
+                log.error(
+                    "plugin %s failed on a message from %s: %r",
+                    plugin.name,
+                    entry.message.private_sender_group,
+                    exc,
+                    exc_info=exc,
                 )
-                self._refused(message, plugin, f"internal error: {exc}")
-                return
-        self._relay(sender, view, message)
+                self._refused(entry.message, plugin, f"internal error: {exc}")
+            return
+        self._relay(entry.sender, entry.view, entry.message)
 
     def _refused(self, message: DataMessage, plugin: MasterPlugin, reason: str) -> None:
         text = f"message to {message.destination} refused by {plugin.name}: {reason}"
@@ -669,8 +728,6 @@ class Master:
 
     def _relay(self, sender: str, view: _DataBody, message: DataMessage | None) -> None:
         type_ = view.type
-        if type_ <= 0:
-            raise MalformedMessage(f"body type {type_} in a data message")
         data = view.data
         if _may_be_sync_request(type_, data):
             request = message.payload if message is not None else _decode_quietly(type_, data)
@@ -704,7 +761,7 @@ class Master:
             return
         self._stopping = True
         deadline = time.monotonic() + drain_timeout
-        while self._intake and self._send is not None and time.monotonic() < deadline:
+        while self.pending_messages and self._send is not None and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for plugin in self.plugins:
             try:

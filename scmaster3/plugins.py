@@ -9,11 +9,22 @@ that order:
   :class:`PluginError` to abort the start-up.
 * ``process(message)`` for every data message, in arrival order, before it is relayed. It
   returns (accepted) or raises (refused): :class:`MessageRefused` with a reason, or any other
-  exception, which is logged as a fault of the plugin. It may be a coroutine function (or
-  return an awaitable); the mediator awaits it before it goes on, so a plugin that stores
-  the message has done so when the message is relayed. A message is relayed only once
-  every plugin accepted it; a refused message is not relayed, the refusal is logged and the
-  sender is told with a REJECTED_CMD_MSG naming the plugin and the reason.
+  exception, which is logged as a fault of the plugin. It may be a coroutine function or
+  return another awaitable: the message is then accepted or refused when that completes
+  (returns or raises), and it is relayed only after that, so a plugin that stores the
+  message has done so when the message is relayed. A message is relayed only once every
+  plugin accepted it; a refused message is not relayed, the refusal is logged and the sender
+  is told with a REJECTED_CMD_MSG naming the plugin and the reason.
+
+  Pipelining: the mediator does not wait for one message's awaitable before it hands the
+  next messages to the plugins (up to 1024 messages are in flight), so a plugin can gather
+  several messages into one database transaction; relay order stays arrival order.
+  Awaitables are started as tasks in arrival order, so what a coroutine does before its first
+  ``await`` happens in arrival order; order-dependent work (queueing a message for a writer)
+  belongs there, or in ``process`` itself before it returns the awaitable. Every plugin's
+  ``process`` is called for a message before any of them has accepted it. ``process`` runs
+  on the event loop that also reads the bus: blocking work (a database call) belongs in a
+  thread, or the bus has to queue for the mediator.
 * ``service_message()`` for every newly admitted client, right after its CONNECT_GROUP_OK:
   a message (e.g. ``DatabaseProvideMessage``) to send to that client, or None.
 * ``state_of_health()`` for every state-of-health report of the mediator: ``name=value&``

@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import socket
+import struct
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -35,6 +36,9 @@ from spreadbus import wire
 
 DEFAULT_ADDRESS = f"{wire.DEFAULT_SPREAD_PORT}@localhost"
 _WRITE_HIGH_WATER = 4 * 1024 * 1024
+# A little-endian header with the hint as a number (what wire.pack_header writes).
+_LE_HEADER = struct.Struct("<I32siIi")
+_GROUP_FIELD_CACHE = 4096
 _WRITE_LOW_WATER = 1024 * 1024
 
 
@@ -204,6 +208,7 @@ class BusConnection(asyncio.Protocol):
         self._write_pressure: Callable[[bool], None] | None = None
         self._reading_holds: set[str] = set()
         self._sender_field = b""
+        self._group_fields: dict[str | bytes, bytes] = {}
         self._sent = 0
         self._received = 0
 
@@ -361,11 +366,17 @@ class BusConnection(asyncio.Protocol):
 
     def multicast(self, service_type: int, group: str | bytes, data: bytes, msg_type: int = 0) -> None:
         """Queue one message to ``group``; it goes out at the end of this loop iteration."""
-        self.send_raw(
-            wire.pack_header(service_type, self._sender_field, 1, wire.encode_hint(msg_type), len(data))
-            + wire.encode_name(group)
-            + data
+        field = self._group_fields.get(group)
+        if field is None:
+            field = wire.encode_name(group)
+            if len(self._group_fields) >= _GROUP_FIELD_CACHE:
+                self._group_fields.clear()
+            self._group_fields[group] = field
+        hint = ((msg_type << 8) & wire.HINT_MSG_TYPE_MASK) | wire.ENDIAN_RESERVED
+        header = _LE_HEADER.pack(
+            (service_type & ~wire.ENDIAN_RESERVED) | wire.ENDIAN_RESERVED, self._sender_field, 1, hint, len(data)
         )
+        self.send_raw(header + field + data)
 
     def multigroup_multicast(
         self, service_type: int, groups: Sequence[str | bytes], data: bytes, msg_type: int = 0

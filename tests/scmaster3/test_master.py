@@ -223,3 +223,51 @@ def test_stop_sends_master_disconnected_after_relaying_what_was_read():
     out = sent.take()
     assert [(group, kind) for group, kind, _ in out] == [("PICK", 1), ("MASTER_GROUP", -9)]
     assert out[1][2].private_sender_group == MASTER and out[1][2].seq_num == 2
+
+
+class Batching(MasterPlugin):
+    """Takes messages as they come and settles them later, newest first."""
+
+    name = "batching"
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future] = []
+        self.seen: list[bytes] = []
+
+    def process(self, message):
+        self.seen.append(message.data)
+        if message.data == b"boom":
+            raise RuntimeError("broken")
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        return future
+
+
+def test_plugins_get_later_messages_before_earlier_ones_settle_and_relay_keeps_order():
+    plugin = Batching()
+    master, sent = make_master(plugins=[plugin])
+
+    async def scenario():
+        task = asyncio.create_task(master.run())
+        for data in (b"a", b"b", b"boom", b"c"):
+            master.receive("#pub#localhost", 1, data_body("PICK", data))
+        while len(plugin.seen) < 4:
+            await asyncio.sleep(0)
+        assert sent.sent == []  # nothing settled, nothing relayed
+        assert master.pending_messages == 4
+        for future in reversed(plugin.waiting):
+            future.set_result(None)
+        while master.pending_messages:
+            await asyncio.sleep(0)
+        task.cancel()
+
+    asyncio.run(scenario())
+    out = sent.take()
+    assert [(group, body.data) for group, _, body in out if group == "PICK"] == [
+        ("PICK", b"a"),
+        ("PICK", b"b"),
+        ("PICK", b"c"),
+    ]
+    ((group, kind, told),) = [item for item in out if item[0] != "PICK"]
+    assert (group, kind) == ("#pub#localhost", MessageType.REJECTED_CMD_MSG)
+    assert "batching" in told.text and "broken" in told.text

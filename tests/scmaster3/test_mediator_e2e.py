@@ -557,8 +557,8 @@ class Gatekeeper(MasterPlugin):
     async def process(self, message) -> None:
         if message.destination == "QC":
             raise MessageRefused("no QC today")
+        self.stored.append(message.data)  # before the first await: in arrival order
         await asyncio.sleep(0.001)
-        self.stored.append(message.data)
 
 
 def test_plugins_run_before_relay_and_may_refuse(mediator_factory, modules):
