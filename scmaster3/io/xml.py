@@ -624,17 +624,19 @@ class _Reader:
                     if type(tag) is not str:
                         continue
                     local = tag[tag.rfind("}") + 1 :]
-                    member = by_element.get(local)
+                    target = by_element.get(local)
                     # The first element of a name holds the member; an element with a role
                     # belongs to a polymorphic member, never to a named one (as in SeisComP3).
-                    if member is None or child.get("role"):
+                    if target is None or child.get("role"):
                         continue
-                    if type(member) is str:
+                    if type(target) is str:
                         if children:
-                            item = self.object(child, plans[member], True)
+                            member = None
+                            item = self.object(child, plans[target], True)
                             item.__dict__["_parent"] = obj
                             arrays.setdefault(local, []).append(item)
                         continue
+                    member = target
                     if member.attr in d:
                         continue
                     if member.where == _ELEMENT:
