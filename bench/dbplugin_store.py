@@ -90,7 +90,7 @@ async def measure(url: str, make, count: int) -> float:
     writer = DatabaseWriter(engine, NotifierStore(schema, CURRENT_VERSION))
     writer.start()
     start = time.perf_counter()
-    futures = [await writer.submit(m, "bench") for m in messages]
+    futures = [writer.enqueue(m, "bench") for m in messages]
     await asyncio.gather(*futures)
     elapsed = time.perf_counter() - start
     await writer.close()

@@ -9,9 +9,9 @@ are logged with their message and counted, and their message is still relayed, a
 does.
 
 While the database cannot be reached, the writer keeps the batch, logs, and tries again every
-``retry_interval`` seconds, forever: nothing is relayed out of order and nothing is lost. At
-most ``max_pending`` messages wait; ``store`` blocks beyond that, which stalls the mediator's
-intake and, through the bus, the senders.
+``retry_interval`` seconds, forever: nothing is relayed out of order and nothing is lost. The
+mediator bounds how many messages wait (its in-flight window); beyond that it stops taking
+messages from the bus, which holds back the senders.
 
 A commit whose answer is lost with the connection may have succeeded: the retry then finds
 its public objects present and logs them as refused duplicates, never storing them twice.
@@ -62,7 +62,6 @@ class DatabaseWriter:
         engine: sa.Engine,
         store: NotifierStore,
         *,
-        max_pending: int = 1000,
         batch_notifiers: int = 1000,
         retry_interval: float = 1.0,
     ) -> None:
@@ -71,7 +70,6 @@ class DatabaseWriter:
         self._batch_notifiers = batch_notifiers
         self._retry_interval = retry_interval
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._space = asyncio.Semaphore(max_pending)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -83,24 +81,21 @@ class DatabaseWriter:
         self._thread = threading.Thread(target=self._run, name="dbplugin-writer", daemon=True)
         self._thread.start()
 
-    async def store(self, notifiers: Sequence[Notifier], label: str) -> StoreResult:
-        """Commit ``notifiers`` after everything stored before them; ``label`` names the message."""
-        return await (await self.submit(notifiers, label))
+    def enqueue(self, notifiers: Sequence[Notifier], label: str) -> asyncio.Future[StoreResult]:
+        """Queue ``notifiers`` behind everything queued before and return the future of their
+        commit; ``label`` names the message in logs. Called from the event loop's thread.
 
-    async def submit(self, notifiers: Sequence[Notifier], label: str) -> asyncio.Future[StoreResult]:
-        """Queue ``notifiers`` (waiting while ``max_pending`` messages are queued) and return the
-        future of their commit, so that a caller can queue further messages meanwhile."""
-        await self._space.acquire()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[StoreResult] = loop.create_future()
-        future.add_done_callback(lambda _: self._release())
+        The queue itself is not bounded: the caller bounds what it has in flight (the mediator
+        hands at most its in-flight window of messages to its plugins).
+        """
+        future: asyncio.Future[StoreResult] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(self._done)
         self.pending += 1
         self._jobs.put(_Job(notifiers, label, future))
         return future
 
-    def _release(self) -> None:
+    def _done(self, _: asyncio.Future[StoreResult]) -> None:
         self.pending -= 1
-        self._space.release()
 
     def take_counts(self) -> dict[str, int]:
         """Stored adds, updates, deletes and refused notifiers since the previous call."""

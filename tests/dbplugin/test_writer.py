@@ -45,9 +45,9 @@ def test_messages_are_committed_in_order(address):
     engine, schema = prepared(address)
 
     async def run():
-        writer = DatabaseWriter(engine, NotifierStore(schema, CURRENT_VERSION), max_pending=50)
+        writer = DatabaseWriter(engine, NotifierStore(schema, CURRENT_VERSION))
         writer.start()
-        futures = [await writer.submit(pick_added(n), f"message {n}") for n in range(300)]
+        futures = [writer.enqueue(pick_added(n), f"message {n}") for n in range(300)]
         results = await asyncio.gather(*futures)
         await writer.close()
         return writer, results
@@ -66,9 +66,9 @@ def test_a_refused_notifier_is_logged_and_counted_and_the_rest_stored(address, c
     async def run():
         writer = DatabaseWriter(engine, NotifierStore(schema, CURRENT_VERSION))
         writer.start()
-        first = await writer.submit(pick_added(0), "first")
-        middle = await writer.submit(duplicate, "message from #scautopick#localhost to PICK")
-        last = await writer.submit(pick_added(3), "last")
+        first = writer.enqueue(pick_added(0), "first")
+        middle = writer.enqueue(duplicate, "message from #scautopick#localhost to PICK")
+        last = writer.enqueue(pick_added(3), "last")
         results = await asyncio.gather(first, middle, last)
         await writer.close()
         return writer, results
@@ -97,10 +97,10 @@ def test_database_cut_under_traffic_loses_nothing(empty_database, address):
     async def run():
         writer = DatabaseWriter(proxied_engine, NotifierStore(schema, CURRENT_VERSION), retry_interval=0.2)
         writer.start()
-        futures = [await writer.submit(pick_added(n), f"message {n}") for n in range(50)]
+        futures = [writer.enqueue(pick_added(n), f"message {n}") for n in range(50)]
         await asyncio.gather(*futures)
         proxy.cut()
-        futures += [await writer.submit(pick_added(n), f"message {n}") for n in range(50, 100)]
+        futures += [writer.enqueue(pick_added(n), f"message {n}") for n in range(50, 100)]
         await asyncio.sleep(1.0)
         held = sum(not f.done() for f in futures[50:])
         assert writer.unreachable
