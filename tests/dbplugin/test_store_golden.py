@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from dbplugin.schema import build_schema, create_schema
 from dbplugin.store import NotifierStore
 from scmaster3.datamodel import CURRENT_VERSION
-from scmaster3.io import binary
+from scmaster3.io.payload import decode_payload
+from scmaster3.protocol import ContentType
 from tests.dbplugin.golden_rows import parse_dump, read_rows
 
 # (dump after the step, payloads sent in that step, in order)
@@ -15,11 +16,18 @@ BINARY_STEPS = [
     ("update_bin", ["04_scdispatch_update_binary_m04"]),
     ("remove_bin", ["05_scdispatch_remove_binary_m04"]),
 ]
+# The same documents sent as XML (with GOLDEN2 ids) into the same database afterwards.
+XML_STEPS = [
+    ("add_xml", ["06_scdispatch_add_xml_m04", "06_scdispatch_add_xml_m05", "06_scdispatch_add_xml_m06"]),
+    ("update_xml", ["07_scdispatch_update_xml_m04"]),
+    ("remove_xml", ["08_scdispatch_remove_xml_m04"]),
+]
 
 
 def _message(shared_dir, prefix):
-    (path,) = (shared_dir / "golden" / "sc3" / "payloads").glob(f"{prefix}_*.body.bin")
-    return binary.decode(path.read_bytes())
+    (path,) = (shared_dir / "golden" / "sc3" / "payloads").glob(f"{prefix}_*.body.zlib")
+    content = ContentType.CONTENT_XML if "_XML_" in path.name else ContentType.CONTENT_BINARY
+    return decode_payload(path.read_bytes(), content)
 
 
 @pytest.fixture
@@ -29,11 +37,11 @@ def sqlite_engine(tmp_path):
     engine.dispose()
 
 
-def test_binary_steps_give_the_rows_seiscomp3_stored(shared_dir, sqlite_engine):
+def test_binary_and_xml_steps_give_the_rows_seiscomp3_stored(shared_dir, sqlite_engine):
     schema = build_schema("sqlite")
     create_schema(sqlite_engine, schema)
     store = NotifierStore(schema, CURRENT_VERSION)
-    for step, prefixes in BINARY_STEPS:
+    for step, prefixes in BINARY_STEPS + XML_STEPS:
         for prefix in prefixes:
             with sqlite_engine.begin() as connection:
                 store.apply_all(connection, _message(shared_dir, prefix).attachments)
