@@ -70,6 +70,28 @@ def create_noop_plugin() -> MasterPlugin:
     return NoopPlugin()
 
 
+class SlowPlugin(MasterPlugin):
+    """Settles one message per 1/rate seconds, like a database that stores ``rate`` messages a
+    second (without blocking the event loop, as a plugin must not)."""
+
+    name = "slow"
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_slot = 0.0
+
+    def process(self, message):
+        loop = asyncio.get_running_loop()
+        self.next_slot = max(self.next_slot, loop.time()) + self.interval
+        future = loop.create_future()
+        loop.call_at(self.next_slot, future.set_result, None)
+        return future
+
+
+def create_slow_plugin() -> MasterPlugin:
+    return SlowPlugin(float(os.environ.get("SCMASTER3_BENCH_SLOW_RATE", "700")))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,7 +191,7 @@ async def subscribe(address: str, count: int, ready, go, idle: float) -> list[fl
     return arrivals
 
 
-def run_once(address: str, count: int, rate: float) -> dict:
+def run_once(address: str, count: int, rate: float, idle: float = 5.0) -> dict:
     context = multiprocessing.get_context("spawn")
     pub_ready, go = context.Event(), context.Event()
     receiver, sender = context.Pipe(duplex=False)
@@ -177,7 +199,7 @@ def run_once(address: str, count: int, rate: float) -> dict:
     process.start()
     pub_ready.wait(30)
     sub_ready = multiprocessing.Event()
-    arrivals = asyncio.run(subscribe(address, count, sub_ready, go, idle=5.0))
+    arrivals = asyncio.run(subscribe(address, count, sub_ready, go, idle=idle))
     size, sent = receiver.recv()
     process.join(10)
     received = len(arrivals)
@@ -214,7 +236,7 @@ def wait_for_mediator(address: str, process: subprocess.Popen | None) -> None:
 
 
 def start_setup(
-    setup: str, plugin: bool, daemon: str | None, workdir: str
+    setup: str, plugin: str | None, daemon: str | None, workdir: str
 ) -> tuple[str, list[subprocess.Popen]]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     processes = []
@@ -229,7 +251,7 @@ def start_setup(
         os.devnull,
     ]
     if plugin:
-        mediator += ["--plugins", "bench.mediator_relay:create_noop_plugin"]
+        mediator += ["--plugins", f"bench.mediator_relay:create_{plugin}_plugin"]
     if daemon is not None:
         host, _, port = daemon.rpartition(":")
         address = f"{port}@{host}"
@@ -263,10 +285,31 @@ def main() -> None:
     parser.add_argument("--latency-messages", type=int, default=5000)
     parser.add_argument("--setup", choices=("separate", "inprocess"), default="separate")
     parser.add_argument("--daemon", help="host:port of a running Spread daemon to use instead")
+    parser.add_argument(
+        "--slow-plugin",
+        type=float,
+        metavar="RATE",
+        help="instead: one unthrottled burst of --messages through a plugin that stores RATE msg/s",
+    )
     args = parser.parse_args()
     os.environ.setdefault("SCMASTER3_SHARED", str(ROOT.parent / "shared"))
     where = args.daemon or args.setup
-    for plugin in (False, True):
+    if args.slow_plugin:
+        os.environ["SCMASTER3_BENCH_SLOW_RATE"] = str(args.slow_plugin)
+        with tempfile.TemporaryDirectory() as workdir:
+            address, processes = start_setup(args.setup, "slow", args.daemon, workdir)
+            try:
+                burst = run_once(address, args.messages, 0, idle=30.0)
+            finally:
+                for process in reversed(processes):
+                    process.terminate()
+                    process.wait(10)
+        print(
+            f"{where}, plugin at {args.slow_plugin:,.0f} msg/s: burst of {args.messages} x {burst['size']} B: "
+            f"received {burst['received']}, lost {burst['lost']}, {burst.get('rate', 0):,.0f} msg/s"
+        )
+        return
+    for plugin in (None, "noop"):
         with tempfile.TemporaryDirectory() as workdir:
             address, processes = start_setup(args.setup, plugin, args.daemon, workdir)
             try:

@@ -13,6 +13,7 @@ The harness (``MediatorThread``, ``Module``, ``start_bus``) is imported by the o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
@@ -63,10 +64,18 @@ def start_bus(tmp_path_factory, port: int = 0) -> ThreadedDaemon:
 class MediatorThread:
     """The mediator (Master + BusFrontend) on its own event loop in a thread."""
 
-    def __init__(self, port: int, master_settings: ScmasterSettings | None = None, plugins=(), **frontend):
+    def __init__(
+        self,
+        port: int,
+        master_settings: ScmasterSettings | None = None,
+        plugins=(),
+        master_options=None,
+        **frontend,
+    ):
         self.address = f"{port}@127.0.0.1"
         self.settings = master_settings or settings()
         self.plugins = list(plugins)
+        self.master_options = master_options or {}
         self.frontend_options = {"reconnect_interval": 0.05, "soh_interval": 3600.0, **frontend}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -81,7 +90,7 @@ class MediatorThread:
             self.thread.start()
 
         async def start():
-            self.master = Master(self.settings, self.plugins)
+            self.master = Master(self.settings, self.plugins, **self.master_options)
             self.frontend = BusFrontend(self.master, self.address, **self.frontend_options)
             await self.frontend.start()
 
@@ -602,6 +611,37 @@ def test_burst_is_absorbed_without_loss(mediator_factory, modules, bus):
     numbers = [int(subscriber.next(30)[1].data[-5:]) for _ in range(count)]
     assert numbers == list(range(count))
     assert bus.daemon.session_count == 3  # mediator, publisher, subscriber: nobody dropped
+
+
+class Storage(MasterPlugin):
+    """Stores 2,000 messages a second, one after the other in a thread of its own, as a
+    database plugin would."""
+
+    name = "storage"
+
+    def __init__(self) -> None:
+        self.thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+    def process(self, message):
+        return asyncio.wrap_future(self.thread.submit(time.sleep, 0.0005))
+
+    def close(self) -> None:
+        self.thread.shutdown()
+
+
+def test_burst_beyond_the_intake_bound_slows_the_sender_down(mediator_factory, modules, bus):
+    # A small intake: the mediator stops reading, the bus holds the publisher back.
+    mediator_factory(plugins=[Storage()], master_options={"max_pending_bytes": 256 * 1024})
+    publisher = modules("publisher").admitted("PICK")
+    subscriber = modules("subscriber").admitted("LISTENER_GROUP", ["PICK"])
+    count = 3000
+    for n in range(count):
+        publisher.send("PICK", b"q" * 10_000 + b"%05d" % n)
+    numbers = [int(subscriber.next(30)[1].data[-5:]) for _ in range(count)]
+    assert numbers == list(range(count))
+    assert bus.daemon.session_count == 3
+    (stats,) = bus.daemon.flow_stats().values()
+    assert stats.engaged >= 1  # the bus did hold the publisher back
 
 
 # --- garbage ---------------------------------------------------------------------------------
