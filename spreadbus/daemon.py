@@ -12,6 +12,19 @@ messages wait in a per-session queue; a session that would need more than
 ``max_session_messages`` queued messages is disconnected, like Spread's
 ``MaxSessionMessages``.
 
+Protected sessions (``protect``: private names, ``_MASTER_`` by default) are not dropped
+that way: the mediator every module sends to must take any burst. Their queue has a
+``flow.Gate``: once it holds ``protect_high_messages`` messages (three quarters of the
+limit unless told) or ``protect_high_bytes`` bytes, a message for the session from an
+unprotected sender is not delivered; the daemon stops reading that sender (its client then
+blocks in its own writes) and keeps the message and what followed it until the queue has
+drained to half the marks. Nothing is lost and each sender stays FIFO; the total order is
+the order in which the daemon finally delivers. A parked sender still receives. A protected
+sender is never parked (it may be the one that has to read to make room), so only a
+protected session's own messages, or another protected session's, could overfill its
+queue: at the limit it is dropped for them like any session. Disconnect notices, at most
+one per member of its groups, are always queued for it.
+
 Embedding: ``SpreadDaemon`` (``await start()``, ``await stop()``, ``port``, ``unix_path``)
 runs in a running event loop; ``ThreadedDaemon`` runs one in a thread of its own.
 """
@@ -31,10 +44,11 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from spreadbus import wire
 from spreadbus.conf import ConfigError, load_config
+from spreadbus.flow import DEFAULT_HIGH_BYTES, FlowStats, Gate, Marks
 from spreadbus.groups import GroupTable
 from spreadbus.session import (
     ConnectRequested,
@@ -56,6 +70,7 @@ _WRITE_HIGH_WATER = 256 * 1024
 _WRITE_LOW_WATER = 64 * 1024
 _RESUME_BATCH = 256 * 1024
 AUTH_TIMEOUT = 10.0
+PROTECTED_BY_DEFAULT = ("_MASTER_",)
 
 
 class _Connection(asyncio.Protocol):
@@ -76,6 +91,9 @@ class _Connection(asyncio.Protocol):
         self.pending: list[bytes] = []  # to write at the next flush
         self.queue: collections.deque[bytes] = collections.deque()  # waiting for resume_writing
         self.timer: asyncio.TimerHandle | None = None
+        self.gate: Gate[_Connection] | None = None  # set when this session is protected
+        self.parked_at: _Connection | None = None  # the protected session this one waits for
+        self.held: list = []  # events read from this client that wait with it
 
     def __str__(self) -> str:
         who = self.private_group.decode("latin-1") if self.private_group else "session"
@@ -117,6 +135,7 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         queue = self.queue
         transport = self.transport
+        gate = self.gate
         while queue and not self.paused and not self.closed:
             batch = []
             size = 0
@@ -125,20 +144,30 @@ class _Connection(asyncio.Protocol):
                 batch.append(item)
                 size += len(item)
             transport.write(b"".join(batch))
+            if gate is not None and gate.sent(len(batch), size):
+                self.daemon._release(self, f"down to {gate.messages} messages")
 
     # --- output -------------------------------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
-        """Queue ``data`` for this client; disconnect it if it is too far behind."""
+    def send(self, data: bytes, always: bool = False) -> None:
+        """Queue ``data`` for this client; disconnect it if it is too far behind. A
+        protected session takes an ``always`` message (a disconnect notice) past the limit."""
         if self.closed:
             return
         if self.paused:
-            if len(self.queue) >= self.daemon.max_session_messages:
+            queue = self.queue
+            gate = self.gate
+            if len(queue) >= self.daemon.max_session_messages and (gate is None or not always):
                 # Mid-delivery: the groups hear of it after this message, as in Spread,
                 # where the daemon's own KILL is ordered behind what is being delivered.
-                self.daemon._drop(self, f"slow receiver: {len(self.queue)} messages queued", defer=True)
+                reason = f"slow receiver: {len(queue)} messages queued"
+                if gate is not None:
+                    reason += " (sent by protected sessions, which flow control never pauses)"
+                self.daemon._drop(self, reason, defer=True)
                 return
-            self.queue.append(data)
+            queue.append(data)
+            if gate is not None and gate.queued(len(data)):
+                self.daemon._engaged(self)
             return
         if not self.pending:
             self.daemon._dirty.append(self)
@@ -167,10 +196,31 @@ class SpreadDaemon:
         accept_timeout: float = wire.ACCEPT_TIMEOUT,
         auth_timeout: float = AUTH_TIMEOUT,
         proc_id: int | None = None,
+        protect: Iterable[str] = PROTECTED_BY_DEFAULT,
+        protect_high_messages: int | None = None,
+        protect_high_bytes: int = DEFAULT_HIGH_BYTES,
     ) -> None:
         name_bytes = name.encode("latin-1")
         if not wire.is_legal_name(name_bytes, wire.MAX_PROC_NAME - 1):
             raise ValueError(f"illegal daemon name {name!r} (1..19 characters of '$'..'~')")
+        protected = set()
+        for private_name in protect:
+            if not (
+                private_name.isascii() and wire.is_legal_name(private_name.encode(), wire.MAX_PRIVATE_NAME)
+            ):
+                raise ValueError(
+                    f"illegal private name to protect {private_name!r} (1..10 characters of '$'..'~')"
+                )
+            protected.add(private_name.encode())
+        if protect_high_messages is None:
+            protect_high_messages = max(1, max_session_messages * 3 // 4)
+        if not 1 <= protect_high_messages <= max_session_messages:
+            raise ValueError(
+                f"protect_high_messages {protect_high_messages} not within 1..{max_session_messages}"
+                " (max_session_messages)"
+            )
+        self.protected_names = frozenset(protected)
+        self.flow_marks = Marks(protect_high_messages, protect_high_bytes)
         self.name = name
         self.name_bytes = name_bytes
         self.requested_port = port
@@ -192,6 +242,7 @@ class SpreadDaemon:
         self._sessions: dict[bytes, _Connection] = {}  # established, by private group
         self._dirty: list[_Connection] = []
         self._flush_scheduled = False
+        self._congested: set[_Connection] = set()  # protected sessions whose gate is closed
         self._random = random.Random()
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -256,6 +307,14 @@ class SpreadDaemon:
     def session_count(self) -> int:
         return len(self._sessions)
 
+    def flow_stats(self) -> dict[str, FlowStats]:
+        """Flow control of every connected protected session, by private group name."""
+        return {
+            _group_name(connection): connection.gate.stats(_group_name)
+            for connection in self._sessions.values()
+            if connection.gate is not None
+        }
+
     # --- connections --------------------------------------------------------------------------
 
     def _accepted(self, connection: _Connection) -> None:
@@ -278,14 +337,15 @@ class SpreadDaemon:
         self._drop(connection, "no complete connect message within the time limit")
 
     def _handle(self, connection: _Connection, events: list) -> None:
-        for event in events:
+        for index, event in enumerate(events):
             kind = type(event)
+            congested = None  # the protected session a message or notice has to wait for
             if kind is Multicast:
-                self._multicast(connection, event)
+                congested = self._multicast(connection, event)
             elif kind is Join:
-                self._join(connection, event.group)
+                congested = self._join(connection, event.group)
             elif kind is Leave:
-                self._leave(connection, event.group)
+                congested = self._leave(connection, event.group)
             elif kind is Kill:
                 self._drop(connection, "disconnected (KILL)", level=logging.INFO)
             elif kind is Dropped:
@@ -298,6 +358,9 @@ class SpreadDaemon:
                 self._established(connection, event)
             elif kind is Refused:
                 self._refuse(connection, event.reason, event.reply)
+            if congested is not None:
+                self._park(connection, congested, events[index:])
+                return
             if connection.closed:
                 break
 
@@ -314,6 +377,8 @@ class SpreadDaemon:
             return
         self._names[name] = connection
         connection.private_name = name
+        if name in self.protected_names:
+            connection.gate = Gate(self.flow_marks)
         connection.membership = message.membership
         connection.transport.write(connection.session.admit(name))
         if connection.timer is not None:
@@ -341,7 +406,10 @@ class SpreadDaemon:
         connection.open = True
         self._sessions[connection.private_group] = connection
         log.info(
-            "%s connected (membership messages %s)", connection, "on" if connection.membership else "off"
+            "%s connected (membership messages %s%s)",
+            connection,
+            "on" if connection.membership else "off",
+            "; protected: slows its senders down instead of being dropped" if connection.gate else "",
         )
 
     def _refuse(self, connection: _Connection, reason: str, reply: bytes) -> None:
@@ -369,6 +437,14 @@ class SpreadDaemon:
         if connection.closed:
             return
         connection.closed = True
+        if connection.held:
+            reason += (
+                f"; {len(connection.held)} messages it sent that waited for a protected session discarded"
+            )
+            connection.held = []
+        if connection.parked_at is not None:
+            connection.parked_at.gate.forget(connection)
+            connection.parked_at = None
         log.log(level, "%s dropped: %s", connection, reason)
         connection.pending.clear()
         connection.queue.clear()
@@ -380,35 +456,111 @@ class SpreadDaemon:
                 self.loop.call_soon(self._disconnected, connection.private_group)
             else:
                 self._disconnected(connection.private_group)
+        gate = connection.gate
+        if gate is not None:
+            gate.discarded()
+            if gate.congested:
+                self._release(connection, "it is gone")
 
     def _disconnected(self, private_group: bytes) -> None:
         for change in self.groups.disconnect(private_group):
-            self._notify(change.receivers, change.notice)
+            self._notify(change.receivers, change.notice, always=True)
+
+    # --- flow control toward protected sessions -----------------------------------------------
+
+    def _congested_receiver(
+        self, receivers: Sequence[_Connection], notice: bool = False
+    ) -> _Connection | None:
+        """The first of ``receivers`` (of a notice: those who get notices) whose gate is closed."""
+        congested = self._congested
+        for receiver in receivers:
+            if receiver in congested and (receiver.membership or not notice):
+                return receiver
+        return None
+
+    def _engaged(self, protected: _Connection) -> None:
+        self._congested.add(protected)
+        gate = protected.gate
+        log.info(
+            "flow control toward %s engaged: %d messages (%d bytes) queued; who sends to it now waits",
+            protected,
+            gate.messages,
+            gate.bytes,
+        )
+
+    def _park(self, sender: _Connection, protected: _Connection, events: list) -> None:
+        """``sender``'s first event of ``events`` would go to the congested ``protected``:
+        stop reading ``sender``; the events wait until the gate opens."""
+        sender.held = events
+        sender.parked_at = protected
+        protected.gate.park(sender)
+        sender.transport.pause_reading()
+        log.debug("%s paused: its next message waits for %s", sender, protected)
+
+    def _release(self, protected: _Connection, why: str) -> None:
+        """Open ``protected``'s gate; the parked senders go on (in the next loop turn, never in
+        the middle of a delivery), first parked first."""
+        self._congested.discard(protected)
+        senders = protected.gate.open()
+        for sender in senders:
+            sender.parked_at = None
+        log.info(
+            "flow control toward %s released (%s): resuming %s",
+            protected,
+            why,
+            ", ".join(_group_name(sender) for sender in senders) or "no one",
+        )
+        if senders:
+            self.loop.call_soon(self._resume, senders)
+
+    def _resume(self, senders: list[_Connection]) -> None:
+        for sender in senders:
+            if sender.closed:
+                continue
+            events = sender.held
+            sender.held = []
+            self._handle(sender, events)
+            if sender.parked_at is None and not sender.closed:
+                sender.transport.resume_reading()
 
     # --- groups and delivery ------------------------------------------------------------------
 
-    def _notify(self, receivers: Sequence[_Connection], notice: bytes) -> None:
+    def _notify(self, receivers: Sequence[_Connection], notice: bytes, always: bool = False) -> None:
         for receiver in receivers:
             if receiver.membership:
-                receiver.send(notice)
+                receiver.send(notice, always)
 
-    def _join(self, connection: _Connection, group: bytes) -> None:
+    def _join(self, connection: _Connection, group: bytes) -> _Connection | None:
+        """Join ``group``; or, if a member that gets notices is congested, the one to wait for."""
+        if self._congested and connection.gate is None:
+            congested = self._congested_receiver(self.groups.receivers(group), notice=True)
+            if congested is not None:
+                return congested
         change = self.groups.join(group, connection.private_group, connection)
         if change is not None:
             log.debug("%s joined %r", connection, group)
             self._notify(change.receivers, change.notice)
+        return None
 
-    def _leave(self, connection: _Connection, group: bytes) -> None:
+    def _leave(self, connection: _Connection, group: bytes) -> _Connection | None:
+        """Leave ``group``; or, if a member that gets notices is congested, the one to wait for."""
         if not self.groups.is_member(group, connection.private_group):
-            return
+            return None
+        if self._congested and connection.gate is None:
+            congested = self._congested_receiver(self.groups.receivers(group), notice=True)
+            if congested is not None:
+                return congested
         if connection.membership:
             connection.send(wire.encode_self_leave(group))
         change = self.groups.leave(group, connection.private_group)
         log.debug("%s left %r", connection, group)
         if change is not None:
             self._notify(change.receivers, change.notice)
+        return None
 
-    def _multicast(self, sender: _Connection, event: Multicast) -> None:
+    def _multicast(self, sender: _Connection, event: Multicast) -> _Connection | None:
+        """Deliver ``event``; or, if one of its receivers is congested, the one to wait for
+        (the message then goes to nobody yet: all its receivers get it together later)."""
         groups = event.groups
         if len(groups) == 1:
             group = groups[0]
@@ -427,11 +579,16 @@ class SpreadDaemon:
                 else:
                     unique.update(dict.fromkeys(self.groups.receivers(group)))
             receivers = tuple(unique)
+        if self._congested and sender.gate is None:
+            congested = self._congested_receiver(receivers)
+            if congested is not None:
+                return congested
         data = event.relay
         discard = sender if event.self_discard else None
         for receiver in receivers:
             if receiver is not discard:
                 receiver.send(data)
+        return None
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -443,6 +600,10 @@ class SpreadDaemon:
                 continue
             connection.pending = []
             connection.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+
+def _group_name(connection: _Connection) -> str:
+    return connection.private_group.decode("latin-1")
 
 
 def _proc_id(hosts: Sequence[str]) -> int:
@@ -539,6 +700,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-session-messages", type=int, help="messages queued for a slow client before it is dropped"
     )
+    protection = parser.add_mutually_exclusive_group()
+    protection.add_argument(
+        "--protect",
+        action="append",
+        metavar="NAME",
+        help="private name whose session is never dropped for a full queue: who sends to it is"
+        f" slowed down instead; repeatable (default: {', '.join(PROTECTED_BY_DEFAULT)})",
+    )
+    protection.add_argument(
+        "--no-protect", action="store_true", help="protect no session: drop every slow receiver, as Spread"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default INFO)"
@@ -568,6 +740,10 @@ def options_from_args(args: argparse.Namespace) -> dict:
     if args.max_session_messages is not None:
         options["max_session_messages"] = args.max_session_messages
     options["unix_dir"] = None if args.no_unix else args.unix_dir
+    if args.no_protect:
+        options["protect"] = ()
+    elif args.protect:
+        options["protect"] = args.protect
     return options
 
 

@@ -179,13 +179,15 @@ class RawClient:
         byteorder: str = "little",
         unix: bool = False,
         timeout: float = 10.0,
+        rcvbuf: int | None = None,
     ) -> RawClient:
-        if unix:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            sock.connect(daemon.unix_path)
-        else:
-            sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=timeout)
+        """A session on ``daemon``; ``rcvbuf`` sets the socket's receive buffer before the
+        connect (a small one makes a slow reader whose backlog stays in the daemon)."""
+        sock = socket.socket(socket.AF_UNIX if unix else socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect(daemon.unix_path if unix else ("127.0.0.1", daemon.port))
         sock.sendall(wire.encode_connect(name, membership=membership))
         buf = b""
         while (result := wire.decode_auth_list(buf)) is None:

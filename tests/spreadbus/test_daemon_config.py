@@ -10,7 +10,8 @@ import pytest
 
 from spreadbus import wire
 from spreadbus.conf import ConfigError, load_config, parse_config
-from spreadbus.daemon import _parser, options_from_args
+from spreadbus.daemon import SpreadDaemon, _parser, options_from_args
+from spreadbus.flow import Marks
 
 SEISCOMP_TEMPLATE = """\
 Spread_Segment 127.0.0.255:4803 {
@@ -129,6 +130,31 @@ def test_command_line_with_spread_conf(tmp_path):
     assert args("--bind", "0.0.0.0")["hosts"] == []
 
 
+def test_command_line_protected_sessions():
+    assert "protect" not in args()  # the daemon's default: _MASTER_
+    assert args("--protect", "_MASTER_", "--protect", "archive")["protect"] == ["_MASTER_", "archive"]
+    assert args("--no-protect")["protect"] == ()
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--protect", "x", "--no-protect"])
+
+
+def test_protection_options_of_the_daemon():
+    daemon = SpreadDaemon()
+    assert daemon.protected_names == {b"_MASTER_"}
+    assert (daemon.flow_marks.messages, daemon.flow_marks.bytes) == (750, 16 << 20)
+    daemon = SpreadDaemon(protect=["a", "b"], max_session_messages=20, protect_high_bytes=1000)
+    assert daemon.protected_names == {b"a", b"b"} and daemon.flow_marks == Marks(15, 1000)
+    assert SpreadDaemon(protect=()).protected_names == frozenset()
+    for bad in ("a b", "", "elevenchars", "caf\xe9", "\u540d"):
+        with pytest.raises(ValueError, match="illegal private name to protect"):
+            SpreadDaemon(protect=[bad])
+    for high in (0, 1001):
+        with pytest.raises(ValueError, match="protect_high_messages"):
+            SpreadDaemon(protect_high_messages=high)
+    with pytest.raises(ValueError, match="must be positive"):
+        SpreadDaemon(protect_high_bytes=0)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -183,6 +209,9 @@ def test_spreadbusd_reports_configuration_errors(tmp_path):
     output = process.communicate(timeout=10)[0].decode()
     assert process.returncode == 2
     assert f"{conf}:2: elsewhere: no daemon of this name" in output
+    process = run_daemon(["--protect", "_MASTER_", "--protect", "a b"], tmp_path)
+    output = process.communicate(timeout=10)[0].decode()
+    assert process.returncode == 2 and "illegal private name to protect 'a b'" in output
 
 
 def test_spreadbusd_process_fixture(spreadbusd_process, RawClient):
