@@ -374,7 +374,11 @@ class BusConnection(asyncio.Protocol):
             self._group_fields[group] = field
         hint = ((msg_type << 8) & wire.HINT_MSG_TYPE_MASK) | wire.ENDIAN_RESERVED
         header = _LE_HEADER.pack(
-            (service_type & ~wire.ENDIAN_RESERVED) | wire.ENDIAN_RESERVED, self._sender_field, 1, hint, len(data)
+            (service_type & ~wire.ENDIAN_RESERVED) | wire.ENDIAN_RESERVED,
+            self._sender_field,
+            1,
+            hint,
+            len(data),
         )
         self.send_raw(header + field + data)
 
