@@ -271,3 +271,29 @@ def test_plugins_get_later_messages_before_earlier_ones_settle_and_relay_keeps_o
     ((group, kind, told),) = [item for item in out if item[0] != "PICK"]
     assert (group, kind) == ("#pub#localhost", MessageType.REJECTED_CMD_MSG)
     assert "batching" in told.text and "broken" in told.text
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "expected"),
+    [
+        # the version is checked first, whatever else is wrong
+        ("ADMIN", {"version": "9.9", "primary": "NOWHERE"}, MessageType.INVALID_PROTOCOL_MSG),
+        # then the primary group, before the admin rules
+        ("ADMIN", {"primary": "NOWHERE"}, MessageType.CONNECT_GROUP_REJECT_MSG),
+        ("someone", {"primary": "NOWHERE", "password": "pw"}, MessageType.CONNECT_GROUP_REJECT_MSG),
+        # then the admin rules: name, group, password
+        ("someone", {"primary": "ADMIN_GROUP", "password": "pw"}, MessageType.ADMIN_REJECT_MSG),
+        ("ADMIN", {"primary": "PICK", "password": "pw"}, MessageType.ADMIN_REJECT_MSG),
+        ("ADMIN", {"primary": "ADMIN_GROUP", "password": "nope"}, MessageType.ADMIN_REJECT_MSG),
+        # the password of anyone else is not looked at
+        ("someone", {"primary": "PICK", "password": "nope"}, MessageType.CONNECT_GROUP_OK_MSG),
+        ("ADMIN", {"primary": "ADMIN_GROUP", "password": "pw"}, MessageType.CONNECT_GROUP_OK_MSG),
+    ],
+)
+def test_order_of_the_connect_checks(name, fields, expected):
+    settings = ScmasterSettings(msg_groups=("PICK",), admin_password="pw")
+    master, sent = make_master(settings=settings)
+    connect(master, name, fields.pop("primary"), **fields)
+    ((group, kind, answer),) = sent.take()
+    assert (group, kind) == (f"#{name}#localhost", expected)
+    assert answer.destination == f"#{name}#localhost" and answer.private_sender_group == MASTER
