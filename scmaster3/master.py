@@ -20,7 +20,9 @@ Processing follows spec sc3-messaging.md:
   :mod:`scmaster3.archive`), the admin commands of section 5 and state-of-health reports
   (section 6).
 * Data messages go through one pipeline in arrival order: every plugin's ``process`` hook
-  (awaited), then a sync request is answered (section 4.5), anything else is stamped
+  (what it returns is awaited before the message goes on, while later messages are already
+  handed to the plugins; see :mod:`scmaster3.plugins`), then a sync request is answered
+  (section 4.5), anything else is stamped
   (section 4.3: one counter 1..63000, 0, 1, ... shared by everything the mediator emits;
   only untagged messages) and relayed unchanged otherwise (section 4.4) and archived.
 * The pipeline's intake is bounded in bytes: beyond ``max_pending_bytes`` the front-end is
@@ -44,7 +46,7 @@ import logging
 import struct
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from scmaster3.archive import MessageArchive
@@ -128,7 +130,7 @@ class ClientTable:
     def __len__(self) -> int:
         return len(self._records)
 
-    def __iter__(self):  # noqa: ANN204 - iterator of ClientRecord
+    def __iter__(self) -> Iterator[ClientRecord]:
         return iter(self._records)
 
     def add(self, record: ClientRecord) -> None:
@@ -440,6 +442,9 @@ class Master:
     def _connect(self, request: ServiceMessage) -> None:
         """CONNECT_GROUP_MSG: the checks of spec section 3.3, in their order."""
         requester = request.private_sender_group
+        if not requester:
+            log.warning("CONNECT_GROUP_MSG without privateSenderGroup ignored: it cannot be answered")
+            return
         if request.protocol_version not in PROTOCOL_VERSIONS:
             log.info("%s: protocol version %r not supported", requester, request.protocol_version)
             self._reply(request, MessageType.INVALID_PROTOCOL_MSG)
@@ -469,7 +474,7 @@ class Master:
         )
         for plugin in self.plugins:
             payload = plugin.service_message()
-            if payload is not None and requester:
+            if payload is not None:
                 self._send_payload(requester, payload)
         self.clients.add(
             ClientRecord(
