@@ -171,18 +171,23 @@ class BusFrontend:
         for frame in frames:
             header = frame.header
             kind = header.type
-            if kind & _REGULAR:
-                receive(header.sender_name.decode("latin-1"), header.msg_type, frame.data)
-                continue
-            master.membership_notice()
-            if kind & _DISCONNECT_NOTICE == _DISCONNECT_NOTICE and header.sender_name == _MASTER_GROUP_FIELD:
-                try:
-                    member = wire.decode_membership(frame.data, header.byteorder).changed_member
-                except wire.InvalidFrame as exc:
-                    log.warning("malformed membership notice from the bus: %s", exc)
+            try:
+                if kind & _REGULAR:
+                    receive(header.sender_name.decode("latin-1"), header.msg_type, frame.data)
                     continue
-                if member is not None:
-                    master.member_disconnected(member.decode("latin-1"))
+                master.membership_notice()
+                if (
+                    kind & _DISCONNECT_NOTICE == _DISCONNECT_NOTICE
+                    and header.sender_name == _MASTER_GROUP_FIELD
+                ):
+                    member = wire.decode_membership(frame.data, header.byteorder).changed_member
+                    if member is not None:
+                        master.member_disconnected(member.decode("latin-1"))
+            except wire.InvalidFrame as exc:
+                log.warning("malformed membership notice from the bus: %s", exc)
+            except Exception:
+                # A fault in handling one message must not cost the session (and every client).
+                log.exception("message from %s not handled", header.sender_name.decode("latin-1"))
 
     async def _keep_connected(self) -> None:
         while not self._stopping:
