@@ -260,3 +260,33 @@ def test_protected_receiver_that_disconnects_resumes_its_senders(spreadbusd_fact
     assert "flow control toward #_MASTER_#localhost" in caplog.text and "released (it is gone)" in caplog.text
     for client in senders:
         client.close()
+
+
+def test_what_flow_control_cannot_hold_back(spreadbusd_factory, RawClient, caplog):
+    """Past the limit a protected session takes disconnect notices (at most one per member
+    of its groups) but not its own flood: it is never paused, so that would grow without
+    end; it is dropped for it as Spread would."""
+    daemon = spreadbusd_factory(max_session_messages=20)
+    master = RawClient.connect(daemon, "_MASTER_", rcvbuf=4096)
+    witness = RawClient.connect(daemon, "witness", membership=False)
+    member = RawClient.connect(daemon, "member", membership=False)
+    master.join("g")
+    member.join("g")
+    member.sync()
+    to_myself = bytes(16 * 1024)
+    queued = 0
+    while queued < 20:  # the master sends to itself, without reading, up to the limit
+        master.send(wire.FIFO_MESS, [MASTER], to_myself)
+        master.send(wire.FIFO_MESS, [witness.private_group], b"processed")
+        assert witness.receive().data == b"processed"
+        queued = master_stats(daemon).queued
+    assert queued == 20 and master_stats(daemon).congested
+    member.disconnect()  # its disconnect notice for the master is queued past the limit
+    wait_for(lambda: master_stats(daemon).queued == 21, "the notice queued")
+    caplog.set_level(logging.WARNING, logger="spreadbus.daemon")
+    master.send(wire.FIFO_MESS, [MASTER], to_myself)
+    wait_for(lambda: daemon.call(daemon.daemon.flow_stats) == {}, "the master dropped")
+    assert "_MASTER_" in caplog.text and "sent by protected sessions" in caplog.text
+    master.expect_closed()
+    for client in (master, witness):
+        client.close()
