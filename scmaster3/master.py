@@ -314,8 +314,9 @@ class Master:
         self.clients.clear()
         self.admin_group = ""
         while self._held:
-            group, mess_type, body = self._held.popleft()
-            self._emit(group, mess_type, body)
+            if not self._emit(*self._held[0]):
+                break
+            self._held.popleft()
         self._wake()
 
     def detach(self) -> None:
@@ -346,12 +347,18 @@ class Master:
     def _stamp(self) -> tuple[int, int]:
         return self.next_sequence_number(), _int32_time(self.clock())
 
-    def _emit(self, group: str | bytes, mess_type: int, body: bytes) -> None:
+    def _emit(self, group: str | bytes, mess_type: int, body: bytes) -> bool:
+        """Send one body; False when there is no session to send it on (any more)."""
         send = self._send
         if send is None:
-            return
-        send(group, mess_type, body)
+            return False
+        try:
+            send(group, mess_type, body)
+        except Exception as exc:  # the session ended and the front-end has not detached yet
+            log.debug("not sent to %r: %s", group, exc)
+            return False
         self.sent_messages += 1
+        return True
 
     def _send_service(self, message: ServiceMessage) -> None:
         """Stamp and send a service message the mediator made, to its destination."""
@@ -669,18 +676,19 @@ class Master:
                 except MalformedMessage as exc:
                     self._drop_client(sender, f"malformed data message: {exc}")
                     continue
-                if plugins:
-                    in_flight.append(self._hand_to_plugins(sender, view))
-                else:
-                    self._relay(sender, view, None)
-                while in_flight and in_flight[0].done():
-                    self._finish(in_flight.popleft())
+                try:
+                    if plugins:
+                        in_flight.append(self._hand_to_plugins(sender, view))
+                    else:
+                        self._relay(sender, view, None)
+                except Exception:
+                    log.exception("data message from %s not relayed", sender)
+                self._finish_done()
             if self._pressing and self._intake_bytes <= self.max_pending_bytes // 2:
                 self._set_pressure(False)
             if in_flight and (not intake or len(in_flight) >= _IN_FLIGHT or self._send is None):
                 await in_flight[0].wait()
-                while in_flight and in_flight[0].done():
-                    self._finish(in_flight.popleft())
+                self._finish_done()
             else:
                 # Let the loop read the socket between batches: the bus must not queue for us.
                 await asyncio.sleep(0)
@@ -699,6 +707,16 @@ class Master:
             if inspect.isawaitable(outcome):
                 entry.outcomes.append((plugin, asyncio.ensure_future(outcome)))
         return entry
+
+    def _finish_done(self) -> None:
+        """Relay (or refuse) the settled messages at the head of the in-flight queue."""
+        in_flight = self._in_flight
+        while in_flight and in_flight[0].done():
+            entry = in_flight.popleft()
+            try:
+                self._finish(entry)
+            except Exception:
+                log.exception("data message from %s not relayed", entry.sender)
 
     def _finish(self, entry: _InFlight) -> None:
         for plugin, outcome in entry.outcomes:
@@ -751,10 +769,8 @@ class Master:
             seq_num, timestamp = self._stamp()
             body = view.stamped(seq_num, timestamp)
         mess_type = spread_mess_type(type_)
-        if self._send is None:
-            self._held.append((destination, mess_type, body))
-        else:
-            self._emit(destination, mess_type, body)
+        if not self._emit(destination, mess_type, body):
+            self._held.append((destination, mess_type, body))  # relayed on the next session
         self.archive.store(seq_num, timestamp, destination.decode("latin-1"), body)
 
     # --- stop -------------------------------------------------------------------------------
