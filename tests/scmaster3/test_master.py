@@ -297,3 +297,23 @@ def test_order_of_the_connect_checks(name, fields, expected):
     ((group, kind, answer),) = sent.take()
     assert (group, kind) == (f"#{name}#localhost", expected)
     assert answer.destination == f"#{name}#localhost" and answer.private_sender_group == MASTER
+
+
+def test_relay_that_finds_the_session_gone_is_sent_on_the_next_one():
+    master, sent = make_master()
+
+    def gone(group, mess_type, body):
+        raise ConnectionError("session closed")
+
+    async def scenario():
+        task = asyncio.create_task(master.run())
+        master.attach(MASTER, gone)
+        master.receive("#pub#localhost", 1, data_body("PICK", b"survivor"))
+        while master.pending_messages:
+            await asyncio.sleep(0)
+        master.attach(MASTER, sent)
+        task.cancel()
+
+    asyncio.run(scenario())
+    ((group, _, body),) = sent.take()
+    assert (group, body.data, body.seq_num) == ("PICK", b"survivor", 1)
