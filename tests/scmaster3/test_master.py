@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scmaster3 import datamodel
 from scmaster3.config import SHIPPED_MSG_GROUPS, ScmasterSettings, sorted_groups
@@ -317,3 +319,32 @@ def test_relay_that_finds_the_session_gone_is_sent_on_the_next_one():
     asyncio.run(scenario())
     ((group, _, body),) = sent.take()
     assert (group, body.data, body.seq_num) == ("PICK", b"survivor", 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mess_type=st.sampled_from([1, 257, -1, -7, -11, -14, -15, -17, -19, -99]),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.builds(
+            lambda t, d, data, s, tail: NetworkMessage(t, d, data=data, private_sender_group=s).encode()[
+                :tail
+            ],
+            st.integers(-20, 2000),
+            st.text(st.characters(max_codepoint=255), max_size=12),
+            st.binary(max_size=40),
+            st.text(st.characters(max_codepoint=255), max_size=20),
+            st.integers(0, 200),
+        ),
+    ),
+)
+def test_any_body_is_relayed_answered_or_dropped_never_fatal(mess_type, body):
+    master, sent = make_master()
+    connect(master, "fuzz")
+    sent.take()
+    master.receive("#fuzz#localhost", mess_type, body)
+    asyncio.run(relay_all(master))
+    for group, kind, message in sent.take():
+        assert message.tagged == 1 or kind > 0
+        if kind == MessageType.CLIENT_DISCONNECT_CMD_MSG:
+            assert group == "#fuzz#localhost"
