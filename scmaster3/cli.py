@@ -228,9 +228,10 @@ async def serve(
 
         daemon = SpreadDaemon(name="localhost", port=bind[1], hosts=[bind[0]], unix_dir=unix_dir)
         await daemon.start()
-        address = f"{daemon.port}@{bind[0]}"
+        local = "127.0.0.1" if bind[0] in ("0.0.0.0", "") else bind[0]  # the mediator's own way in
+        address = f"{daemon.port}@{local}"
         if sbind is not None:
-            forwarder = await _forward(sbind, (bind[0], daemon.port))
+            forwarder = await _forward(sbind, (local, daemon.port))
     else:
         address = host
     frontend = BusFrontend(master, address)
