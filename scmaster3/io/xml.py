@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 from lxml import etree
@@ -525,19 +526,15 @@ def encode_imported(obj: BaseObject, version: Version | str | None = CURRENT_VER
 # Reading
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-_PARSER = _parser()
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
 
 
 def _local(tag: str) -> str:
@@ -756,21 +753,5 @@ def decode_imported(
 # Network payloads
 
 
-def _encode_message(message: BaseObject, version: Version) -> bytes:
-    return encode(message, version)
-
-
-def _decode_message(data: bytes) -> BaseObject:
-    return decode(data, "Message")
-
-
-def _encode_imported_message(message: BaseObject, version: Version) -> bytes:
-    return encode_imported(message, version)
-
-
-def _decode_imported_message(data: bytes) -> BaseObject:
-    return decode_imported(data, "Message")
-
-
-payload.register_format("xml", _encode_message, _decode_message)
-payload.register_format("imported_xml", _encode_imported_message, _decode_imported_message)
+payload.register_format("xml", encode, partial(decode, expected="Message"))
+payload.register_format("imported_xml", encode_imported, partial(decode_imported, expected="Message"))
