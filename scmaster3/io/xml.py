@@ -622,12 +622,13 @@ class _Reader:
                         continue
                     local = tag[tag.rfind("}") + 1 :]
                     target = by_element.get(local)
-                    # The first element of a name holds the member; an element with a role
-                    # belongs to a polymorphic member, never to a named one (as in SeisComP3).
-                    if target is None or child.get("role"):
+                    if target is None:
                         continue
+                    # As in SeisComP3, the first element of a name holds a member, and an
+                    # element with a role is never an embedded object or array element (it
+                    # belongs to a polymorphic member); primitive elements ignore the role.
                     if type(target) is str:
-                        if children:
+                        if children and not child.get("role"):
                             member = None
                             item = self.object(child, plans[target], True)
                             item.__dict__["_parent"] = obj
@@ -638,7 +639,7 @@ class _Reader:
                         continue
                     if member.where == _ELEMENT:
                         d[member.attr] = _value(member, child.text or "", child)
-                    else:
+                    elif not child.get("role"):
                         d[member.attr] = self.object(child, plans[member.type], False)
                 member = None
                 for member in plan.element_members:

@@ -328,6 +328,11 @@ def test_the_first_element_of_a_name_wins_and_role_elements_are_not_members():
     pick = xml.decode(data)
     assert pick.time.value == Time(1577836800, 0)
     assert pick.waveformID.networkCode == "GE"
+    # A primitive element is found by its name alone.
+    with_role = data.replace(
+        b"<waveformID", b'<filterID role="x">f1</filterID><filterID>f2</filterID><waveformID', 1
+    )
+    assert xml.decode(with_role).filterID == "f1"
 
 
 def test_notifier_object_is_the_first_element_naming_a_data_model_object():
