@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import os
 import socket
 import time
 
+from scmaster3.client import iso_time
 from scmaster3.master import PROGRAM_NAME, Master
 from scmaster3.protocol import (
     MASTER_CLIENT_NAME,
@@ -61,10 +61,9 @@ class ProcessStatus:
         wall = now - self._cpu_mark[0]
         usage = int(100 * (cpu - self._cpu_mark[1]) / wall) if wall > 0 else 0
         self._cpu_mark = (now, cpu)
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return format_connection_info(
             (
-                ("time", stamp),
+                ("time", iso_time(time.time())),
                 ("privategroup", private_group),
                 ("hostname", self.host_name),
                 ("ips", "".join(f"{ip} " for ip in self.ips)),
