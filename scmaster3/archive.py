@@ -71,12 +71,6 @@ class MessageArchive:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def clear(self) -> None:
-        self._slots = [None] * self.capacity
-        self._position_of.clear()
-        self._oldest = self._next = 0
-        self._bytes = 0
-
     def store(self, seq_num: int, timestamp: int, destination: str, body: bytes) -> None:
         """Keep a relayed message (its stamped body), dropping the oldest ones beyond the bounds."""
         if len(self) == self.capacity:

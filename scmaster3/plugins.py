@@ -117,11 +117,6 @@ class DataMessage:
                 )
         return self._payload
 
-    def set_payload(self, payload: Message | None) -> None:
-        """Give the already decoded payload (the mediator decodes sync requests itself)."""
-        self._payload = payload
-        self._decoded = True
-
     def __repr__(self) -> str:
         return f"DataMessage(type={self.type}, destination={self.destination!r}, from={self.private_sender_group!r})"
 
