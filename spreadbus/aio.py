@@ -29,7 +29,7 @@ import collections
 import contextlib
 import socket
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple
 
 from spreadbus import wire
@@ -209,8 +209,6 @@ class BusConnection(asyncio.Protocol):
         self._reading_holds: set[str] = set()
         self._sender_field = b""
         self._group_fields: dict[str | bytes, bytes] = {}
-        self._sent = 0
-        self._received = 0
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -273,7 +271,6 @@ class BusConnection(asyncio.Protocol):
             return
         if not frames:
             return
-        self._received += len(frames)
         if self._handler is not None:
             self._handler(frames)
         else:
@@ -382,11 +379,6 @@ class BusConnection(asyncio.Protocol):
         )
         self.send_raw(header + field + data)
 
-    def multigroup_multicast(
-        self, service_type: int, groups: Sequence[str | bytes], data: bytes, msg_type: int = 0
-    ) -> None:
-        self.send_raw(wire.encode_message(service_type, self._sender_field, groups, data, msg_type))
-
     def join(self, group: str | bytes) -> None:
         self._command(wire.JOIN_MESS, group)
 
@@ -404,7 +396,6 @@ class BusConnection(asyncio.Protocol):
         if self._closed.done():
             raise self._closed.result() or BusError(wire.CONNECTION_CLOSED)
         self._out.append(frame)
-        self._sent += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
@@ -437,10 +428,6 @@ class BusConnection(asyncio.Protocol):
         """``callback(True)`` when the bus stops taking our writes, ``callback(False)`` when it takes them again."""
         self._write_pressure = callback
 
-    @property
-    def writing_paused(self) -> bool:
-        return self._write_paused
-
     async def drain(self) -> None:
         """Wait until the socket takes our writes again (returns at once if it does)."""
         self.flush()
@@ -453,16 +440,6 @@ class BusConnection(asyncio.Protocol):
         await waiter
         if self._closed.done():
             raise self._closed.result() or BusError(wire.CONNECTION_CLOSED)
-
-    # --- statistics -----------------------------------------------------------------------
-
-    @property
-    def frames_sent(self) -> int:
-        return self._sent
-
-    @property
-    def frames_received(self) -> int:
-        return self._received
 
     # --- closing --------------------------------------------------------------------------
 
