@@ -5,13 +5,13 @@
 * :mod:`~scmaster3.config.store` - :class:`Config`, the parameters and their typed getters;
 * :mod:`~scmaster3.config.values` - text to int, double and bool as SeisComP3 converts;
 * :mod:`~scmaster3.config.loader` - installation layout and the load order of a module;
-* :mod:`~scmaster3.config.scmaster` - scmaster's parameters with their defaults;
-* :mod:`~scmaster3.config.command_line` - scmaster's command-line options.
+* :mod:`~scmaster3.config.scmaster` - scmaster's parameters with their defaults.
+
+The command line is :mod:`scmaster3.cli`'s.
 
 Every problem is a :class:`ConfigError` naming file, line and key where they are known.
 """
 
-from scmaster3.config.command_line import USAGE, CommandLine, parse_command_line
 from scmaster3.config.errors import ConfigError
 from scmaster3.config.loader import PACKAGED_DEFAULTS_DIR, ConfigLayout, LoadedConfig, load_module_config
 from scmaster3.config.scmaster import (
@@ -30,8 +30,6 @@ __all__ = [
     "PACKAGED_DEFAULTS_DIR",
     "REQUIRED",
     "SHIPPED_MSG_GROUPS",
-    "USAGE",
-    "CommandLine",
     "Config",
     "ConfigError",
     "ConfigLayout",
@@ -42,7 +40,6 @@ __all__ = [
     "evaluate",
     "load_module_config",
     "parse_bool",
-    "parse_command_line",
     "parse_double",
     "parse_int",
     "sorted_groups",

@@ -1,4 +1,4 @@
-"""scmaster's parameters with their defaults, the shipped defaults files and the command line."""
+"""scmaster's parameters with their defaults and the shipped defaults files."""
 
 import pytest
 
@@ -12,7 +12,6 @@ from scmaster3.config import (
     DbPluginSettings,
     ScmasterSettings,
     load_module_config,
-    parse_command_line,
 )
 from scmaster3.protocol import ConnectOk
 
@@ -185,72 +184,3 @@ def test_bad_schema_version_override(text, reason):
 
 
 # --- command line ---------------------------------------------------------------------------
-
-
-def test_command_line_defaults():
-    options = parse_command_line([])
-    assert (options.verbosity, options.log_level, options.host, options.spread_address) == (
-        2,
-        2,
-        "localhost:4803",
-        "4803@localhost",
-    )
-    assert not (options.help or options.debug or options.daemon or options.syslog)
-    assert options.lockfile is None and options.config_file is None
-
-
-def test_command_line_options():
-    options = parse_command_line(
-        [
-            "-D",
-            "-l",
-            "/run/scmaster.pid",
-            "-H",
-            "127.0.0.1:15803",
-            "--verbosity",
-            "3",
-            "-vv",
-            "--add-verbosity",
-            "-s",
-        ]
-    )
-    assert options.detach and options.syslog
-    assert options.lockfile == "/run/scmaster.pid"
-    assert options.spread_address == "15803@127.0.0.1"
-    assert (options.verbosity, options.add_verbosity, options.log_level) == (3, 3, 6)
-
-
-def test_command_line_attached_values_and_unknown_options():
-    options = parse_command_line(
-        [
-            "--host=example",
-            "--config-file=@CONFIGDIR@/alt.cfg",
-            "-l/tmp/lock",
-            "--unknown",
-            "stray",
-            "-x",
-            "--debug",
-            "-D",
-        ]
-    )
-    assert options.spread_address == "4803@example"
-    assert options.config_file == "@CONFIGDIR@/alt.cfg"
-    assert options.lockfile == "/tmp/lock"
-    assert options.daemon and options.debug and not options.detach
-    assert parse_command_line(["-h"]).help and parse_command_line(["--help"]).help
-
-
-@pytest.mark.parametrize(
-    ("arguments", "key"),
-    [
-        (["-H", "a:b:c"], "--host"),
-        (["-H", "4803@localhost"], "--host"),
-        (["--host"], "--host"),
-        (["--verbosity", "loud"], "--verbosity"),
-        (["--config-file"], "--config-file"),
-    ],
-)
-def test_command_line_errors(arguments, key):
-    with pytest.raises(ConfigError) as caught:
-        parse_command_line(arguments)
-    assert caught.value.key == key
