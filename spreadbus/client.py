@@ -88,7 +88,7 @@ _MAX_READ = 1024 * 1024  # one read of a large message
 # Bound on what a header may announce, to keep a corrupt stream from exhausting memory:
 # the daemon never sends more than one legal message plus its member list.
 _MAX_INCOMING_BODY = 2 * MAX_MESSAGE_BODY_LEN
-_NAME_CACHE_SIZE = 4096
+_CACHE_SIZE = 4096  # distinct names and hints remembered per mailbox
 _FIONREAD = struct.Struct("i")
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
@@ -339,6 +339,7 @@ class Mailbox:
         self._exact = False  # read no further than the current message (after fileno())
         self._failure: error | None = None  # a stream that cannot be parsed stays failed
         self._names: dict[bytes, str] = {}  # 32-byte name field -> name
+        self._hints: dict[bytes, tuple[int, int]] = {}  # hint -> (msg_type, endian mismatch)
         self._fields: dict[str | bytes, bytes] = {}  # group name -> 32-byte field
 
     def __repr__(self) -> str:
@@ -469,7 +470,7 @@ class Mailbox:
 
     def _remember_field(self, group: str | bytes, raw: bytes) -> bytes:
         fields = self._fields
-        if len(fields) >= _NAME_CACHE_SIZE:
+        if len(fields) >= _CACHE_SIZE:
             fields.clear()
         field = fields[group] = wire.encode_name(raw)
         return field
@@ -559,13 +560,24 @@ class Mailbox:
             raise TimeoutError("no complete message within the timeout")
 
     def _name(self, field: bytes) -> str:
-        name = self._names.get(field)
+        """The name in a 32-byte name field (decoded once per distinct field)."""
+        names = self._names
+        name = names.get(field)
         if name is None:
-            names = self._names
-            if len(names) >= _NAME_CACHE_SIZE:
+            if len(names) >= _CACHE_SIZE:
                 names.clear()
             name = names[field] = wire.decode_name(field).decode(_NAME_ENCODING, _NAME_ERRORS)
         return name
+
+    def _hint(self, hint: bytes) -> tuple[int, int]:
+        """``(msg_type, endian mismatch)`` of a hint (decoded once per distinct hint)."""
+        decoded = self._hints.get(hint)
+        if decoded is None:
+            if len(self._hints) >= _CACHE_SIZE:
+                self._hints.clear()
+            msg_type, order = wire.decode_hint(hint)
+            decoded = self._hints[hint] = (msg_type, int(order != self._byteorder))
+        return decoded
 
     def _next_message(self) -> RegularMsg | MembershipMsg | None:
         """The next complete message in the buffer, or ``None`` (``_missing`` says what lacks)."""
@@ -575,13 +587,14 @@ class Mailbox:
             self._missing = HEADER_LEN - available
             return None
         try:
-            header = wire.unpack_header(buf, pos)
+            kind, sender, num_groups, hint, data_len, byteorder = wire.unpack_header(buf, pos)
         except wire.InvalidHeader as exc:
             raise self._fail(str(exc)) from None
-        kind, num_groups, data_len = header.type, header.num_groups, header.data_len
         if num_groups < 0 or data_len < 0 or data_len + MAX_GROUP_NAME * num_groups > _MAX_INCOMING_BODY:
             raise self._fail(f"header announces {num_groups} groups and {data_len} data bytes")
-        groups_at = pos + HEADER_LEN + (4 if kind & REJECT_MESS else 0)
+        groups_at = pos + HEADER_LEN
+        if kind & REJECT_MESS:
+            groups_at += 4  # the denied message's type
         data_at = groups_at + MAX_GROUP_NAME * num_groups
         end = data_at + data_len
         if end > len(buf):
@@ -589,20 +602,21 @@ class Mailbox:
             return None
         self._pos = end
         name = self._name
-        groups = tuple(
-            [name(buf[at : at + MAX_GROUP_NAME]) for at in range(groups_at, data_at, MAX_GROUP_NAME)]
-        )
+        if num_groups == 1:
+            groups: tuple[str, ...] = (name(buf[groups_at:data_at]),)
+        else:
+            groups = tuple(
+                [name(buf[at : at + MAX_GROUP_NAME]) for at in range(groups_at, data_at, MAX_GROUP_NAME)]
+            )
         if kind & REJECT_MESS:
             # As libspread reports it: the denied message's type plus REJECT_MESS.
-            old_type = int.from_bytes(buf[pos + HEADER_LEN : groups_at], header.byteorder)
+            old_type = int.from_bytes(buf[pos + HEADER_LEN : groups_at], byteorder)
             raise error(f"Unknown message type: {old_type & ~ENDIAN_RESERVED | REJECT_MESS}")
         if kind & REGULAR_MESS:
-            msg_type, order = wire.decode_hint(header.hint)
-            data = buf[data_at:end]
-            endian = int(order != self._byteorder)
-            return _new_tuple(RegularMsg, (name(header.sender), groups, data, msg_type, endian))
+            msg_type, endian = self._hint(hint)
+            return _new_tuple(RegularMsg, (name(sender), groups, buf[data_at:end], msg_type, endian))
         if kind & MEMBERSHIP_MESS:
-            return self._membership(kind, name(header.sender), groups, buf[data_at:end], header.byteorder)
+            return self._membership(kind, name(sender), groups, buf[data_at:end], byteorder)
         raise error(f"Unknown message type: {kind}")
 
     def _membership(
