@@ -193,11 +193,14 @@ def parse_daemon(daemon: str | None) -> tuple[socket.AddressFamily, str | tuple[
 
 
 def _text_bytes(value: str | BytesLike) -> bytes:
+    """A name as bytes: text is UTF-8 encoded (as SpreadModule does), bytes pass as they are."""
     if isinstance(value, str):
         if "\0" in value:
             raise ValueError("embedded null character")
         return value.encode(_NAME_ENCODING, _NAME_ERRORS)
-    return bytes(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"a name must be str or bytes, not {type(value).__name__}")
 
 
 def _open_socket(
@@ -388,11 +391,11 @@ class Mailbox:
         kill = wire.pack_header(
             KILL_MESS, self._sender, 1, wire.encode_hint(0, self._byteorder), 0, self._byteorder
         )
-        # A writer blocked on a full socket holds the send lock: then the close alone tells the
-        # daemon, which treats an end of stream like a KILL.
+        # Never wait here: if a writer holds the send lock or the socket is full, the close
+        # alone tells the daemon, which treats an end of stream (even inside a message) as a KILL.
         if self._send_lock.acquire(blocking=False):
             try:
-                self._sock.sendall(kill + self._sender)
+                self._sock.send(kill + self._sender, socket.MSG_DONTWAIT)
             except OSError:
                 pass
             finally:

@@ -432,3 +432,51 @@ def test_what_the_client_writes():
         + struct.pack(">I32si4si", 0x00040000, me, 1, bytes(4), 0)
         + me
     )
+
+
+def test_disconnect_does_not_wait_for_a_stuck_writer():
+    release = threading.Event()
+    peer = session(lambda peer, sock: release.wait(TIMEOUT))  # never reads: the client's writes stall
+    mailbox = connect(peer)
+    writing = threading.Event()
+    outcome = []
+
+    def write():
+        writing.set()
+        try:
+            while True:
+                mailbox.multicast(spread.FIFO_MESS, "g", bytes(1 << 20))
+        except spread.error as exc:
+            outcome.append(exc.args)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert writing.wait(TIMEOUT)
+    closer = threading.Thread(target=mailbox.disconnect)
+    closer.start()
+    closer.join(TIMEOUT)
+    writer.join(TIMEOUT)
+    release.set()
+    assert not closer.is_alive() and not writer.is_alive()
+    assert outcome in (
+        [(spread.CONNECTION_CLOSED, "Connection closed by spread")],
+        [("multicast() called on closed mbox",)],
+    )
+    peer.finish()
+
+
+def test_names_must_be_text_or_bytes():
+    peer = session(lambda peer, sock: setattr(peer, "frames", peer.rest(sock)))
+    mailbox = connect(peer, byteorder="little")
+    for call in (mailbox.join, mailbox.leave, lambda group: mailbox.multicast(spread.FIFO_MESS, group, b"")):
+        with pytest.raises(TypeError):
+            call(5)
+        with pytest.raises(ValueError, match="embedded null"):
+            call("a\0b")
+    mailbox.join(b"bytes-too")
+    mailbox.disconnect()
+    peer.finish()
+    join = struct.pack(
+        "<I32si4si", 0x00010000 | ENDIAN, name_field(b"#alice#localhost"), 1, b"\x80\0\0\x80", 0
+    )
+    assert peer.frames.startswith(join + name_field(b"bytes-too"))  # nothing went out for the bad names
