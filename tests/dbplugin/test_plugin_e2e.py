@@ -6,6 +6,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from dbplugin.cli import main as scdbinit
 from dbplugin.engine import create_engine
 from dbplugin.plugin import DbPlugin
 from dbplugin.schema import build_schema, create_schema
@@ -16,6 +17,7 @@ from scmaster3.datamodel import CLASSES, DatabaseProvideMessage, Notifier, Notif
 from scmaster3.io.payload import decode_payload
 from scmaster3.plugins import PluginError
 from scmaster3.protocol import content_type_of
+from tests.dbplugin.private_server import INSTALL, SERVER, PrivateMariaDB
 from tests.dbplugin.proxy import CuttableProxy
 from tests.scmaster3.test_mediator_e2e import MediatorThread, start_bus
 
@@ -151,6 +153,45 @@ def test_database_stopped_under_traffic(bus, empty_database, tmp_path):
         proxy.cut()
         mediator.close()
     assert stored_picks(address) == [f"Pick/e2e/{n}" for n in range(total)]
+
+
+@pytest.mark.skipif(INSTALL is None or SERVER is None, reason="no MariaDB server binaries on this machine")
+def test_database_server_stopped_and_started_under_traffic(bus, tmp_path):
+    """The server process itself goes away and comes back: held, then stored and relayed once."""
+    server = PrivateMariaDB(tmp_path / "mariadb")
+    server.install()
+    server.start()
+    try:
+        server.execute("CREATE DATABASE seiscomp3 CHARACTER SET utf8 COLLATE utf8_bin")
+        connection = f"root:@127.0.0.1:{server.port}/seiscomp3"
+        assert scdbinit(["-d", f"mysql://{connection}"]) == 0
+        plugin = plugin_for(dbplugin_config("mysql", connection), tmp_path)
+        mediator = MediatorThread(bus.port, plugins=[plugin]).start()
+        total = 200
+        try:
+            mediator.wait_connected()
+            with Connection(f"127.0.0.1:{bus.port}", "listener", subscriptions=["PICK"]) as subscriber, \
+                    Connection(f"127.0.0.1:{bus.port}", "picker", "PICK") as publisher:
+                received: list[str] = []
+                reader = threading.Thread(target=lambda: received.extend(received_pick_ids(subscriber, total)))
+                reader.start()
+                for number in range(total):
+                    if number == 50:
+                        server.stop()
+                    if number == 150:
+                        wait_until(lambda: plugin.unreachable)
+                        relayed_while_down = list(received)
+                        server.start()
+                    publisher.send(pick_message(number))
+                reader.join(60)
+                assert received == [f"Pick/e2e/{n}" for n in range(total)]
+                assert relayed_while_down == [f"Pick/e2e/{n}" for n in range(len(relayed_while_down))]
+                assert len(relayed_while_down) <= 50
+        finally:
+            mediator.close()
+        assert stored_picks(parse_address(connection, service="mysql")) == [f"Pick/e2e/{n}" for n in range(total)]
+    finally:
+        server.stop()
 
 
 def test_start_refused_for_an_older_schema(tmp_path):
