@@ -132,7 +132,14 @@ def publisher(address: str, count: int, rate: float, ready, go, results) -> None
     mbox = spread.connect(address, "bench_pub", timeout=5)
     mbox.join(MASTER_GROUP)
     master = admit(mbox, "PICK", timeout=5)
-    body = NetworkMessage(1, "PICK", data=payload, private_sender_group=mbox.private_group).encode()
+    if os.environ.get("SCMASTER3_BENCH_UNIQUE"):
+        # a database stores each pick once: every message adds a pick of its own
+        bodies = [
+            NetworkMessage(1, "PICK", data=data, private_sender_group=mbox.private_group).encode()
+            for data in unique_picks(payload, count)
+        ]
+    else:
+        bodies = [NetworkMessage(1, "PICK", data=payload, private_sender_group=mbox.private_group).encode()]
     ready.set()
     go.wait()
     sent = []
@@ -143,10 +150,23 @@ def publisher(address: str, count: int, rate: float, ready, go, results) -> None
             while (now := time.monotonic()) < due:
                 time.sleep(min(due - now, 0.001))
         sent.append(time.monotonic())
-        mbox.multicast(SERVICE_TYPE, master, body, 1)
-    results.send((len(body), sent))
+        mbox.multicast(SERVICE_TYPE, master, bodies[n % len(bodies)], 1)
+    results.send((len(bodies[0]), sent))
     time.sleep(1)
     mbox.disconnect()
+
+
+def unique_picks(payload: bytes, count: int) -> list[bytes]:
+    """``count`` copies of the golden Pick ADD payload, each with a publicID of its own."""
+    from scmaster3.io.payload import decode_payload, encode_payload
+
+    message = decode_payload(payload, 0)
+    pick = message.attachments[0].object
+    datas = []
+    for n in range(count):
+        pick.publicID = f"Pick/bench/{os.getpid()}/{n}"
+        datas.append(encode_payload(message, 0))
+    return datas
 
 
 async def subscribe(address: str, count: int, ready, go, idle: float) -> list[float]:
@@ -240,6 +260,15 @@ def start_setup(
 ) -> tuple[str, list[subprocess.Popen]]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     processes = []
+    config = os.devnull
+    if plugin == "dbplugin":
+        # the default dbplugin setup: an SQLite file created with the SeisComP3 schema
+        config = os.path.join(workdir, "scmaster.cfg")
+        with open(config, "w") as file:
+            file.write(
+                "plugins = dbplugin\nplugins.dbPlugin.dbDriver = sqlite3\n"
+                f"plugins.dbPlugin.writeConnection = {workdir}/seiscomp3.sqlite\n"
+            )
     mediator = [
         sys.executable,
         "-m",
@@ -248,9 +277,9 @@ def start_setup(
         "--verbosity",
         "1",
         "--config-file",
-        os.devnull,
+        config,
     ]
-    if plugin:
+    if plugin and plugin != "dbplugin":
         mediator += ["--plugins", f"bench.mediator_relay:create_{plugin}_plugin"]
     if daemon is not None:
         host, _, port = daemon.rpartition(":")
@@ -286,6 +315,11 @@ def main() -> None:
     parser.add_argument("--setup", choices=("separate", "inprocess"), default="separate")
     parser.add_argument("--daemon", help="host:port of a running Spread daemon to use instead")
     parser.add_argument(
+        "--dbplugin",
+        action="store_true",
+        help="instead: one unthrottled burst of --messages distinct picks stored into SQLite by the dbplugin",
+    )
+    parser.add_argument(
         "--slow-plugin",
         type=float,
         metavar="RATE",
@@ -294,6 +328,24 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("SCMASTER3_SHARED", str(ROOT.parent / "shared"))
     where = args.daemon or args.setup
+    if args.dbplugin:
+        os.environ["SCMASTER3_BENCH_UNIQUE"] = "1"
+        with tempfile.TemporaryDirectory() as workdir:
+            address, processes = start_setup(args.setup, "dbplugin", args.daemon, workdir)
+            try:
+                burst = run_once(address, args.messages, 0, idle=30.0)
+                paced = run_once(address, args.latency_messages, args.rate)
+            finally:
+                for process in reversed(processes):
+                    process.terminate()
+                    process.wait(10)
+        print(
+            f"{where}, dbplugin on SQLite: burst of {args.messages} x {burst['size']} B: received "
+            f"{burst['received']}, lost {burst['lost']}, {burst.get('rate', 0):,.0f} msg/s, p99 "
+            f"{burst.get('p99', 0):.1f} ms | paced {args.rate:,.0f}/s: p50 {paced.get('p50', 0):.2f} ms, "
+            f"p99 {paced.get('p99', 0):.2f} ms, lost {paced['lost']}"
+        )
+        return
     if args.slow_plugin:
         os.environ["SCMASTER3_BENCH_SLOW_RATE"] = str(args.slow_plugin)
         with tempfile.TemporaryDirectory() as workdir:
