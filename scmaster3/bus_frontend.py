@@ -27,6 +27,7 @@ import socket
 import time
 
 from scmaster3.client import iso_time
+from scmaster3.host import CpuMeter, host_addresses, resident_memory_kb, total_memory_kb
 from scmaster3.master import PROGRAM_NAME, Master
 from scmaster3.protocol import (
     MASTER_CLIENT_NAME,
@@ -52,54 +53,23 @@ class ProcessStatus:
     def __init__(self, program_name: str = PROGRAM_NAME) -> None:
         self.program_name = program_name
         self.host_name = socket.gethostname()
-        self.ips = _ipv4_addresses(self.host_name)
-        self._cpu_mark = (time.monotonic(), _cpu_seconds())
+        self.ips = host_addresses(self.host_name)
+        self._cpu = CpuMeter()
 
     def connection_info(self, private_group: str) -> str:
-        now = time.monotonic()
-        cpu = _cpu_seconds()
-        wall = now - self._cpu_mark[0]
-        usage = int(100 * (cpu - self._cpu_mark[1]) / wall) if wall > 0 else 0
-        self._cpu_mark = (now, cpu)
         return format_connection_info(
             (
                 ("time", iso_time(time.time())),
                 ("privategroup", private_group),
                 ("hostname", self.host_name),
-                ("ips", "".join(f"{ip} " for ip in self.ips)),
+                ("ips", self.ips),
                 ("programname", self.program_name),
                 ("pid", os.getpid()),
-                ("cpuusage", usage),
-                ("totalmemory", _total_memory_kb()),
-                ("clientmemoryusage", _resident_memory_kb()),
+                ("cpuusage", self._cpu.percent()),
+                ("totalmemory", total_memory_kb()),
+                ("clientmemoryusage", resident_memory_kb()),
             )
         )
-
-
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def _ipv4_addresses(host_name: str) -> list[str]:
-    with contextlib.suppress(OSError):
-        found = socket.gethostbyname_ex(host_name)[2]
-        if found:
-            return found
-    return ["127.0.0.1"]
-
-
-def _total_memory_kb() -> int:
-    with contextlib.suppress(OSError, ValueError):
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
-    return 0
-
-
-def _resident_memory_kb() -> int:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    return 0
 
 
 class BusFrontend:

@@ -41,6 +41,7 @@ from typing import Any
 
 from scmaster3.datamodel import Message as CoreMessage
 from scmaster3.datamodel import SyncRequestMessage, Version
+from scmaster3.host import CpuMeter, host_addresses, resident_memory_kb, total_memory_kb
 from scmaster3.io import ArchiveError
 from scmaster3.io.payload import decode_payload, encode_payload
 from scmaster3.protocol import (
@@ -603,27 +604,6 @@ def iso_time(seconds: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
 
 
-def _proc_kilobytes(path: str, key: str) -> int:
-    """A ``<key>: <n> kB`` value of a /proc file, 0 where there is no /proc."""
-    try:
-        with open(path, encoding="ascii") as lines:
-            for line in lines:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _host_addresses(host: str) -> str:
-    """The IPv4 addresses of ``host``, each followed by a space, as SeisComP3 lists them."""
-    try:
-        addresses = socket.gethostbyname_ex(host)[2]
-    except OSError:
-        addresses = []
-    return "".join(f"{address} " for address in addresses)
-
-
 def default_program_name() -> str:
     """The module name SeisComP3 would use: ``argv[0]`` without path and extension."""
     return os.path.splitext(os.path.basename(sys.argv[0] or "python"))[0] or "python"
@@ -635,7 +615,7 @@ class _Statistics:
     def __init__(self, program_name: str) -> None:
         self.program_name = program_name
         self.host = socket.gethostname()
-        self.ips = _host_addresses(self.host)
+        self.ips = host_addresses(self.host)
         self.sent = 0
         self.received = 0
         self.summed_queue_size = 0
@@ -643,14 +623,11 @@ class _Statistics:
         # The last report tick; before the first one SeisComP3 reports the epoch and no CPU use.
         self.tick_time = 0.0
         self.cpu_percent = 0
-        self._cpu_mark = (time.process_time(), time.monotonic())
+        self._cpu = CpuMeter()
 
     def tick(self, now: float) -> None:
         """A report falls due: note its time and the CPU used since the previous one."""
-        cpu, wall = time.process_time(), time.monotonic()
-        used, elapsed = cpu - self._cpu_mark[0], wall - self._cpu_mark[1]
-        self._cpu_mark = (cpu, wall)
-        self.cpu_percent = int(used / elapsed * 100) if elapsed > 0 else 0
+        self.cpu_percent = self._cpu.percent()
         self.tick_time = now
 
     def info(self, private_group: str, queue_size: int) -> str:
@@ -663,8 +640,8 @@ class _Statistics:
                 ("programname", self.program_name),
                 ("pid", os.getpid()),
                 ("cpuusage", self.cpu_percent),
-                ("totalmemory", _proc_kilobytes("/proc/meminfo", "MemTotal")),
-                ("clientmemoryusage", _proc_kilobytes("/proc/self/status", "VmRSS")),
+                ("totalmemory", total_memory_kb()),
+                ("clientmemoryusage", resident_memory_kb()),
                 ("sentmessages", self.sent),
                 ("receivedmessages", self.received),
                 ("messagequeuesize", queue_size),
