@@ -84,8 +84,39 @@ class NotifierStore:
             self._remove(connection, notifier.parentID, obj)
 
     def apply_all(self, connection: sa.Connection, notifiers: Iterable[Notifier], check_duplicates: bool = True) -> None:
+        """Execute notifiers in order.
+
+        Without ``check_duplicates``, consecutive ADDs of objects of one class below one parent
+        (a stream of picks into EventParameters) are written together: their rows are what one
+        ADD after the other leaves, since they are independent of each other; a duplicate among
+        them fails the statement as it would fail one of them.
+        """
+        if check_duplicates:
+            for notifier in notifiers:
+                self.apply(connection, notifier, check_duplicates)
+            return
+        run: list[Object] = []
+        run_key: tuple[str, type] | None = None
         for notifier in notifiers:
+            obj = notifier.object
+            key = (notifier.parentID, type(obj))
+            if notifier.operation.value == "add" and isinstance(obj, Object):
+                if key != run_key and run:
+                    self._add_run(connection, run_key[0], run)
+                    run = []
+                run_key = key
+                run.append(obj)
+                continue
+            if run:
+                self._add_run(connection, run_key[0], run)
+                run, run_key = [], None
             self.apply(connection, notifier, check_duplicates)
+        if run:
+            self._add_run(connection, run_key[0], run)
+
+    def _add_run(self, connection: sa.Connection, parent_id: str, objects: list[Object]) -> None:
+        table = self._table(objects[0])
+        self._insert_siblings(connection, table, self._parent_oid(connection, parent_id, objects[0]), objects)
 
     # -- lookups ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ its public objects present and logs them as refused duplicates, never storing th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -197,8 +198,9 @@ class DatabaseWriter:
         with self._engine.connect() as connection:
             try:
                 with connection.begin():
-                    for job in batch:
-                        self._store.apply_all(connection, job.notifiers, check_duplicates=False)
+                    self._store.apply_all(
+                        connection, itertools.chain.from_iterable(job.notifiers for job in batch), check_duplicates=False
+                    )
             except CONTENT_ERRORS:
                 self._store.forget()
                 return self._write_one_by_one(connection, batch)

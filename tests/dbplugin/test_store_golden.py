@@ -37,13 +37,21 @@ def sqlite_engine(tmp_path):
     engine.dispose()
 
 
-def test_binary_and_xml_steps_give_the_rows_seiscomp3_stored(shared_dir, sqlite_engine):
+@pytest.mark.parametrize("batched", [False, True], ids=["message by message", "one batch per step"])
+def test_binary_and_xml_steps_give_the_rows_seiscomp3_stored(shared_dir, sqlite_engine, batched):
     schema = build_schema("sqlite")
     create_schema(sqlite_engine, schema)
     store = NotifierStore(schema, CURRENT_VERSION)
     for step, prefixes in BINARY_STEPS + XML_STEPS:
-        for prefix in prefixes:
+        messages = [_message(shared_dir, prefix) for prefix in prefixes]
+        if batched:
+            # the writer's fast path: one transaction, consecutive ADDs written together
             with sqlite_engine.begin() as connection:
-                store.apply_all(connection, _message(shared_dir, prefix).attachments)
+                store.apply_all(connection, [n for m in messages for n in m.attachments], check_duplicates=False)
+            store.forget()
+        else:
+            for message in messages:
+                with sqlite_engine.begin() as connection:
+                    store.apply_all(connection, message.attachments)
         expected = parse_dump(shared_dir / "golden" / "sc3" / "db" / f"db_rows_after_{step}.sql")
         assert read_rows(sqlite_engine) == expected, step
