@@ -45,6 +45,12 @@ def _member(name: str, type_: str, **extra: Any) -> dict[str, Any]:
     return member
 
 
+# The configuration and inventory sync messages serialize the same two members.
+_SYNC_MESSAGE_MEMBERS = [
+    _member("isFinished", "bool", hints=["XML_ELEMENT", "XML_MANDATORY"]),
+    _member("creationInfo", "CreationInfo", optional=True, hints=["STATIC_TYPE", "XML_ELEMENT"]),
+]
+
 # Message classes and the notifier. Members are listed in serialization order. A member whose
 # archive name is empty gets a Python attribute name through "attr".
 MESSAGE_CLASSES: dict[str, Any] = {
@@ -74,19 +80,13 @@ MESSAGE_CLASSES: dict[str, Any] = {
         "rtti": "config_sync_message",
         "base": "Message",
         "source": "src/trunk/libs/seiscomp3/datamodel/messages.cpp",
-        "attributes": [
-            _member("isFinished", "bool", hints=["XML_ELEMENT", "XML_MANDATORY"]),
-            _member("creationInfo", "CreationInfo", optional=True, hints=["STATIC_TYPE", "XML_ELEMENT"]),
-        ],
+        "attributes": _SYNC_MESSAGE_MEMBERS,
     },
     "InventorySyncMessage": {
         "rtti": "inventory_sync_message",
         "base": "Message",
         "source": "src/trunk/libs/seiscomp3/datamodel/messages.cpp",
-        "attributes": [
-            _member("isFinished", "bool", hints=["XML_ELEMENT", "XML_MANDATORY"]),
-            _member("creationInfo", "CreationInfo", optional=True, hints=["STATIC_TYPE", "XML_ELEMENT"]),
-        ],
+        "attributes": _SYNC_MESSAGE_MEMBERS,
     },
     "ArtificialOriginMessage": {
         "rtti": "artificial_origin_message",

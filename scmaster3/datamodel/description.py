@@ -97,9 +97,6 @@ class EnumSpec:
     names: tuple[str, ...]
     source: str
 
-    def index(self, name: str) -> int:
-        return self.names.index(name)
-
 
 @dataclass(frozen=True)
 class LegacyHints:
@@ -161,10 +158,6 @@ class AttributeSpec:
         return bool(self.hints & Hint.INDEX_ATTRIBUTE)
 
     @property
-    def static_type(self) -> bool:
-        return bool(self.hints & Hint.STATIC_TYPE)
-
-    @property
     def is_array(self) -> bool:
         return self.type in ARRAY_TYPES
 
@@ -211,7 +204,7 @@ class ColumnSpec:
     """``string``, ``int``, ``double``, ``bool``, ``time``, ``microseconds``, ``enum``, ``used``,
     ``double_array``, ``complex_array`` or ``time_array``."""
     attr: str
-    """Flattened attribute path joined by ``_`` (e.g. ``time_value``); ``attr_path`` splits it."""
+    """Flattened attribute path joined by ``_`` (e.g. ``time_value``)."""
     not_null: bool
     index: bool
     """Part of the composite unique key."""
@@ -221,10 +214,6 @@ class ColumnSpec:
     sql_postgresql: str
     sql_sqlite3: str
     since: Version | None
-
-    @property
-    def attr_path(self) -> tuple[str, ...]:
-        return tuple(self.attr.split("_"))
 
     def present_in(self, version: Version) -> bool:
         return self.since is None or version >= self.since
@@ -302,12 +291,6 @@ class ClassSpec:
                 return child
         return None
 
-    def child(self, role: str) -> ChildSpec:
-        for child in self.children:
-            if child.name == role:
-                return child
-        raise KeyError(f"{self.name} has no child array {role!r}")
-
 
 @dataclass(frozen=True)
 class Model:
@@ -332,12 +315,36 @@ class Model:
 
     def is_type_of(self, base: str, rtti_name: str) -> bool:
         """Whether the class named ``rtti_name`` is ``base`` or derives from it (RTTI names)."""
-        spec = self.by_rtti.get(rtti_name)
-        while spec is not None:
-            if spec.rtti_name == base:
-                return True
-            spec = self.classes[spec.base] if spec.base else None
-        return False
+        return (base, rtti_name) in self.derivations
+
+    @functools.cached_property
+    def derivations(self) -> frozenset[tuple[str, str]]:
+        """Every (base, derived) pair of RTTI names, a class being its own base: ``IsTypeOf``."""
+        pairs = set()
+        for spec in self.classes.values():
+            base: ClassSpec | None = spec
+            while base is not None:
+                pairs.add((base.rtti_name, spec.rtti_name))
+                base = self.classes[base.base] if base.base else None
+        return frozenset(pairs)
+
+    @functools.cached_property
+    def layout_versions(self) -> tuple[Version, ...]:
+        """0.0, the current version and every version at which a member, child array or publicID
+        appears or a member's hints change, in order: archives of all versions from one of them
+        up to the next have the same layout."""
+        found = {UNVERSIONED, self.schema_version}
+        for spec in self.classes.values():
+            found.update(a.since for a in spec.attributes if a.since)
+            found.update(a.legacy.before for a in spec.attributes if a.legacy)
+            found.update(c.since for c in spec.children if c.since)
+            if spec.public_id_since:
+                found.add(spec.public_id_since)
+        return tuple(sorted(found))
+
+    def layout(self, version: Version) -> Version:
+        """The layout version that archives of ``version`` share (see ``layout_versions``)."""
+        return max(v for v in self.layout_versions if v <= version)
 
 
 def _attributes(members: list[dict[str, Any]], enums: dict[str, EnumSpec], classes: set[str]) -> tuple:
@@ -461,3 +468,17 @@ def load_model() -> Model:
 
 
 CURRENT_VERSION = Version(0, 11)
+
+
+def as_version(version: Version | int | str | None) -> Version:
+    """A version given as such, as text (``"0.11"``), packed (``0x0B``; -1 for the current one)
+    or as ``None`` (the current one); TypeError or ValueError for anything else."""
+    if version is None:
+        return CURRENT_VERSION
+    if isinstance(version, Version):
+        return version
+    if isinstance(version, str):
+        return Version.parse(version)
+    if type(version) is int:
+        return CURRENT_VERSION if version == -1 else Version.from_packed(version)
+    raise TypeError(f"not a version: {version!r}")

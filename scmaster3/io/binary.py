@@ -31,6 +31,7 @@ from scmaster3.datamodel.description import (
     ClassSpec,
     Hint,
     Version,
+    as_version,
 )
 from scmaster3.datamodel.timestamp import Time
 from scmaster3.datamodel.types import BY_RTTI, CLASSES, ENUMS, MODEL, BaseObject
@@ -50,20 +51,6 @@ _pack_i = _INT.pack
 _unpack_i = _INT.unpack_from
 
 __all__ = ["MAGIC", "MAX_ELEMENTS", "MAX_NESTING", "ArchiveError", "archive_version", "decode", "encode"]
-
-
-def _as_version(version: Version | int | str | None) -> Version:
-    if version is None:
-        return CURRENT_VERSION
-    if isinstance(version, Version):
-        return version
-    if isinstance(version, str):
-        return Version.parse(version)
-    if isinstance(version, int):
-        if version == -1:
-            return CURRENT_VERSION
-        return Version.from_packed(version)
-    raise TypeError(f"not a version: {version!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,13 +142,7 @@ def _element_count(buf: bytes, pos: int, st: _ReadState) -> int:
     return count
 
 
-_SUBCLASSES = frozenset(
-    (base.rtti_name, spec.rtti_name)
-    for spec in MODEL.classes.values()
-    for base in MODEL.classes.values()
-    if MODEL.is_type_of(base.rtti_name, spec.rtti_name)
-)
-"""(base, derived) pairs of RTTI names: the ``IsTypeOf`` relation, precomputed."""
+_DERIVATIONS = MODEL.derivations
 
 
 def _read_class_header(buf: bytes, pos: int, st: _ReadState, expected: str) -> tuple[str, int]:
@@ -176,7 +157,7 @@ def _read_class_header(buf: bytes, pos: int, st: _ReadState, expected: str) -> t
         name = st.names[class_id]
     else:
         raise ArchiveError(f"class id {class_id} is not in the table of {len(st.names)} names", offset=start)
-    if name != expected and (expected, name) not in _SUBCLASSES:
+    if (expected, name) not in _DERIVATIONS:
         raise ArchiveError(f"expected class {expected} or a subclass, found {name[:80]!r}", offset=start)
     return name, pos
 
@@ -279,11 +260,6 @@ class _Compiler:
     def emit(self, indent: int, *lines: str) -> None:
         self.lines.extend("    " * indent + line for line in lines)
 
-    def close_try(self) -> None:
-        """A ``try:`` of a class without members needs a body."""
-        if self.lines[-1].strip() == "try:":
-            self.emit(2, "pass")
-
     def static_header(self, indent: int, class_name: str) -> None:
         rtti = MODEL.classes[class_name].rtti_name
         encoded = rtti.encode("utf-8")
@@ -356,23 +332,11 @@ class _Compiler:
             self.encode_value(2, attr, "v")
 
     def encoder(self, spec: ClassSpec, children: bool) -> None:
-        suffix = "f" if children else "a"
-        members = self.members(spec)
-        fields = self.constant("F", tuple(members) + ("children",))
-        self.emit(0, f"def e_{spec.name}_{suffix}(o, out, ids):")
-        if self.too_new and spec.is_datamodel:
-            self.emit(1, f"raise too_new({spec.name!r})")
+        members, fields = self.function(spec, children, "e", "(o, out, ids)")
+        if members is None:
             return
         self.emit(1, "d = o.__dict__", "f = 0", "try:")
-        field = 0
-        if spec.is_datamodel and spec.writes_public_id(self.version):
-            self.emit(2, "v = d['publicID']")
-            self.encode_value(2, PUBLIC_ID_ATTRIBUTE, "v")
-            field += 1
-        for attr in spec.attributes_in(self.version):
-            self.emit(2, f"f = {field}")
-            self.encode_attribute(attr)
-            field += 1
+        self.member_lines(members, self.encode_attribute)
         if children:
             self.emit(2, f"f = {len(members)}", "ch = o._children")
             for child in spec.children_in(self.version):
@@ -392,19 +356,8 @@ class _Compiler:
                     "    first = False",
                     f"e_{element.name}_f(x, out, ids)",
                 )
-        self.close_try()
-        self.emit(
-            1,
-            "except ArchiveError as exc:",
-            f"    exc.add_frame({spec.name!r}, {fields}[f])",
-            "    raise",
-            "except RecursionError:",
-            "    raise",
-            "except Exception as exc:",
-            "    err = unencodable(exc)",
-            f"    err.add_frame({spec.name!r}, {fields}[f])",
-            "    raise err from exc",
-        )
+        # encode() reports a cyclic object graph once, for the whole object.
+        self.handlers(spec, fields, "unencodable(exc)", passed=("RecursionError",))
 
     # -- decoders
 
@@ -485,25 +438,14 @@ class _Compiler:
             self.decode_value(2, attr, target)
 
     def decoder(self, spec: ClassSpec, children: bool) -> None:
-        suffix = "f" if children else "a"
-        members = self.members(spec)
-        fields = self.constant("F", tuple(members) + ("children",))
-        cls = self.constant("C", CLASSES[spec.name])
-        self.emit(0, f"def d_{spec.name}_{suffix}(buf, pos, st):")
-        if self.too_new and spec.is_datamodel:
-            self.emit(1, f"raise too_new({spec.name!r})")
+        members, fields = self.function(spec, children, "d", "(buf, pos, st)")
+        if members is None:
             return
+        cls = self.constant("C", CLASSES[spec.name])
         self.emit(1, f"o = new({cls})", "d = o.__dict__", "names = st.names", "f = 0")
-        self.absent_defaults(spec)
+        self.absent_defaults(spec, members)
         self.emit(1, "try:")
-        field = 0
-        if spec.is_datamodel and spec.writes_public_id(self.version):
-            self.decode_value(2, PUBLIC_ID_ATTRIBUTE, "d['publicID']")
-            field += 1
-        for attr in spec.attributes_in(self.version):
-            self.emit(2, f"f = {field}")
-            self.decode_attribute(attr)
-            field += 1
+        self.member_lines(members, self.decode_attribute)
         if children:
             self.emit(2, f"f = {len(members)}", "ch = {}")
             for child in spec.children_in(self.version):
@@ -529,23 +471,13 @@ class _Compiler:
                     f"    ch[{child.name!r}] = lst",
                 )
             self.emit(2, "if ch: d['_children'] = ch")
-        self.close_try()
-        self.emit(
-            1,
-            "except ArchiveError as exc:",
-            f"    exc.add_frame({spec.name!r}, {fields}[f])",
-            "    raise",
-            "except Exception as exc:",
-            "    err = truncated(exc, pos)",
-            f"    err.add_frame({spec.name!r}, {fields}[f])",
-            "    raise err from exc",
-            "return o, pos",
-        )
+        self.handlers(spec, fields, "truncated(exc, pos)")
+        self.emit(1, "return o, pos")
 
-    def absent_defaults(self, spec: ClassSpec) -> None:
+    def absent_defaults(self, spec: ClassSpec, members: tuple[AttributeSpec, ...]) -> None:
         """Lines giving the members this version does not carry their default values."""
         cls = CLASSES[spec.name]
-        read = set(self.members(spec))
+        read = {attr.attr for attr in members}
         absent = [name for name in cls._attr_names if name not in read]
         static = {name: cls._static_defaults[name] for name in absent if name in cls._static_defaults}
         if static:
@@ -554,9 +486,52 @@ class _Compiler:
             if name in absent:
                 self.emit(1, f"d[{name!r}] = {self.constant('M', factory)}()")
 
-    def members(self, spec: ClassSpec) -> list[str]:
-        names = ["publicID"] if spec.is_datamodel and spec.writes_public_id(self.version) else []
-        return names + [a.attr for a in spec.attributes_in(self.version)]
+    # -- what encoders and decoders share
+
+    def function(
+        self, spec: ClassSpec, children: bool, prefix: str, parameters: str
+    ) -> tuple[tuple[AttributeSpec, ...] | None, str]:
+        """Open the function ``<prefix>_<class>_<f|a>`` (``f`` with child arrays, ``a`` without).
+
+        Returns the members this version carries (publicID first where written) and the name of
+        the constant naming them for error frames; ``None`` members if the class cannot exist in
+        this version, whose function then only raises.
+        """
+        self.emit(0, f"def {prefix}_{spec.name}_{'f' if children else 'a'}{parameters}:")
+        if self.too_new and spec.is_datamodel:
+            self.emit(1, f"raise too_new({spec.name!r})")
+            return None, ""
+        public_id = (
+            (PUBLIC_ID_ATTRIBUTE,) if spec.is_datamodel and spec.writes_public_id(self.version) else ()
+        )
+        members = public_id + spec.attributes_in(self.version)
+        return members, self.constant("F", tuple(a.attr for a in members) + ("children",))
+
+    def member_lines(
+        self, members: tuple[AttributeSpec, ...], lines: Callable[[AttributeSpec], None]
+    ) -> None:
+        """The lines of each member, each first recording its position ``f`` for error frames."""
+        for field, attr in enumerate(members):
+            if field:
+                self.emit(2, f"f = {field}")
+            lines(attr)
+
+    def handlers(self, spec: ClassSpec, fields: str, wrap: str, passed: tuple[str, ...] = ()) -> None:
+        """Close the ``try:``: errors get the member ``f`` as frame; others become ArchiveError
+        by ``wrap``, except the ``passed`` exception types."""
+        if self.lines[-1].strip() == "try:":
+            self.emit(2, "pass")  # a class without members
+        frame = f"({spec.name!r}, {fields}[f])"
+        self.emit(1, "except ArchiveError as exc:", f"    exc.add_frame{frame}", "    raise")
+        for name in passed:
+            self.emit(1, f"except {name}:", "    raise")
+        self.emit(
+            1,
+            "except Exception as exc:",
+            f"    err = {wrap}",
+            f"    err.add_frame{frame}",
+            "    raise err from exc",
+        )
 
     def compile(self) -> dict[str, Any]:
         for spec in MODEL.classes.values():
@@ -633,27 +608,15 @@ class _Codebook:
         return self._decoders[(rtti_name, children)]
 
 
-def _layout_versions() -> list[Version]:
-    """The versions at which some member appears: layouts only change there."""
-    found = {UNVERSIONED, CURRENT_VERSION}
-    for spec in MODEL.classes.values():
-        found.update(a.since for a in spec.attributes if a.since)
-        found.update(c.since for c in spec.children if c.since)
-        if spec.public_id_since:
-            found.add(spec.public_id_since)
-    return sorted(found)
-
-
-_LAYOUTS = _layout_versions()
 _CODEBOOKS: dict[tuple[Version, bool], _Codebook] = {}
 
 
 def _codebook(version: Version) -> _Codebook:
-    layout = max(v for v in _LAYOUTS if v <= version)
-    key = (layout, version > CURRENT_VERSION)
+    """The codebook for archives of ``version``, shared by every version of the same layout."""
+    key = (MODEL.layout(version), version > CURRENT_VERSION)
     book = _CODEBOOKS.get(key)
     if book is None:
-        book = _CODEBOOKS[key] = _Codebook(layout, key[1])
+        book = _CODEBOOKS[key] = _Codebook(*key)
     return book
 
 
@@ -668,7 +631,7 @@ def encode(obj: BaseObject, version: Version | int | str | None = CURRENT_VERSIO
     0.0 (or 0) writes no header at all; ``None`` or -1 mean the current version (0.11).
     Raises ArchiveError if the object holds something the archive cannot carry.
     """
-    version = _as_version(version)
+    version = as_version(version)
     if not isinstance(obj, BaseObject) or type(obj).SPEC.abstract:
         raise ArchiveError(f"cannot archive a {type(obj).__name__}")
     book = _codebook(version)

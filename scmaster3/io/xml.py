@@ -40,6 +40,7 @@ from scmaster3.datamodel.description import (
     ClassSpec,
     Hint,
     Version,
+    as_version,
 )
 from scmaster3.datamodel.timestamp import Time
 from scmaster3.datamodel.types import BY_RTTI, CLASSES, ENUMS, MODEL, BaseObject
@@ -324,44 +325,27 @@ class _Plans:
         return plan
 
 
-def _layout_versions() -> list[Version]:
-    """The versions at which a member appears or changes hints: plans only change there."""
-    found = {UNVERSIONED, CURRENT_VERSION}
-    for spec in MODEL.classes.values():
-        found.update(a.since for a in spec.attributes if a.since)
-        found.update(a.legacy.before for a in spec.attributes if a.legacy)
-        found.update(c.since for c in spec.children if c.since)
-        if spec.public_id_since:
-            found.add(spec.public_id_since)
-    return sorted(found)
-
-
-_LAYOUTS = _layout_versions()
 _PLANS: dict[tuple[Version, bool], _Plans] = {}
 
 
 def _plans(version: Version) -> _Plans:
     """The plans for documents of ``version`` (shared by every version of the same layout)."""
-    key = (max(v for v in _LAYOUTS if v <= version), version > CURRENT_VERSION)
+    key = (MODEL.layout(version), version > CURRENT_VERSION)
     plans = _PLANS.get(key)
     if plans is None:
         plans = _PLANS[key] = _Plans(*key)
     return plans
 
 
-_derived_cache: dict[tuple[str, str], bool] = {}
+_CONCRETE_DERIVATIONS = frozenset(
+    (base, derived) for base, derived in MODEL.derivations if not MODEL.by_rtti[derived].abstract
+)
+"""(base, derived) RTTI names where an element named ``derived`` is read where ``base`` is
+expected. No object can be made of an abstract class, so the reader passes over its elements."""
 
 
 def _is_type_of(base: str, rtti_name: str) -> bool:
-    """Whether ``rtti_name`` names a concrete class that is ``base`` or derives from it."""
-    key = (base, rtti_name)
-    found = _derived_cache.get(key)
-    if found is None:
-        cls = BY_RTTI.get(rtti_name)
-        found = cls is not None and not cls.SPEC.abstract and MODEL.is_type_of(base, rtti_name)
-        if len(_derived_cache) < 4096:  # names come from input: keep the cache bounded
-            _derived_cache[key] = found
-    return found
+    return (base, rtti_name) in _CONCRETE_DERIVATIONS
 
 
 def _too_new(spec: ClassSpec) -> ArchiveError:
@@ -458,17 +442,8 @@ def _root_element(tag: str, version: Version) -> Any:
 def _serialize(root: Any, formatted: bool, indent: int) -> bytes:
     if formatted:
         etree.indent(root, space=" " * indent)
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False) + b"\n"
-
-
-def _as_version(version: Version | str | None) -> Version:
-    if version is None:
-        return CURRENT_VERSION
-    if isinstance(version, Version):
-        return version
-    if isinstance(version, str):
-        return Version.parse(version)
-    raise TypeError(f"not a version: {version!r}")
+    # lxml's own declaration quotes with ' where libxml2's, which SeisComP3 writes, uses ".
+    return b"".join((XML_DECLARATION, etree.tostring(root, encoding="UTF-8"), b"\n"))
 
 
 def _check_archivable(obj: Any) -> None:
@@ -480,7 +455,7 @@ def _check_archivable(obj: Any) -> None:
 
 def encode(
     obj: BaseObject,
-    version: Version | str | None = CURRENT_VERSION,
+    version: Version | int | str | None = CURRENT_VERSION,
     *,
     formatted: bool = False,
     indent: int = 2,
@@ -492,7 +467,7 @@ def encode(
     indents nested elements by ``indent`` spaces, as SeisComP3's formatted output does (2).
     Raises ArchiveError if the object holds something XML cannot carry.
     """
-    version = _as_version(version)
+    version = as_version(version)
     _check_archivable(obj)
     if indent < 0:
         raise ValueError("indent must not be negative")
@@ -504,13 +479,13 @@ def encode(
     return _serialize(root, formatted, indent)
 
 
-def encode_imported(obj: BaseObject, version: Version | str | None = CURRENT_VERSION) -> bytes:
+def encode_imported(obj: BaseObject, version: Version | int | str | None = CURRENT_VERSION) -> bytes:
     """``obj`` as the root element of its own document, without the ``seiscomp`` wrapper.
 
     This is the payload of content type ``CONTENT_IMPORTED_XML``: the archive has no root tag,
     so the object's element becomes the document element and carries the namespace and version.
     """
-    version = _as_version(version)
+    version = as_version(version)
     _check_archivable(obj)
     spec = type(obj).SPEC
     plans = _plans(version)

@@ -89,18 +89,6 @@ def _write_output(path: str, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def convert(
-    data: bytes, input_format: str, output_format: str, *, formatted: bool = False, indent: int = 2
-) -> bytes:
-    """The object in ``data`` (of ``input_format``) written in ``output_format``.
-
-    Raises UsageError for an unknown format and ArchiveError for input that does not decode.
-    """
-    reader = _format(input_format, "input")
-    writer = _format(output_format, "output")
-    return writer.write(reader.read(data), formatted, indent)
-
-
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sccnv3",
