@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from scmaster3.datamodel import (
@@ -43,21 +44,27 @@ from scmaster3.io.payload import decode_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCMASTER3_SHARED", ROOT.parent / "shared"))
+SAMPLE_VERSIONS = (Version(0, 0), Version(0, 9), Version(0, 11))
 INTERESTING_INT32 = [0, 1, 2, -1, -2, 4, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, -(2**31), 1 << 20]
 
 
-def corpus() -> list[bytes]:
+def sample_messages() -> list[NotifierMessage | DataMessage]:
+    """A notifier message and a data message whose objects have children, comments and values of
+    every kind of member: the hand-made part of the corpus of each archive's fuzzer."""
     origin = Origin(publicID="Origin/1", time=TimeQuantity(value=Time(1, 2)))
     origin.add(Arrival(pickID="Pick/1", weight=1.0))
     origin.add(Comment(text="hi", id="c1", start=Time(3, 4)))
     ep = EventParameters()
     ep.add(origin)
     ep.add(Pick(publicID="Pick/1", creationInfo=CreationInfo(agencyID="X")))
-    messages = [
+    return [
         NotifierMessage(attachments=[Notifier(parentID="EventParameters", operation="add", object=origin)]),
         DataMessage(attachments=[ep, RealArray(content=[1.0, 2.0])]),
     ]
-    archives = [binary.encode(m, v) for m in messages for v in (Version(0, 0), Version(0, 9), Version(0, 11))]
+
+
+def corpus() -> list[bytes]:
+    archives = [binary.encode(m, v) for m in sample_messages() for v in SAMPLE_VERSIONS]
     payloads = SHARED / "golden" / "sc3" / "payloads"
     archives.extend(path.read_bytes() for path in sorted(payloads.glob("*.body.bin")))
     return archives
@@ -88,37 +95,59 @@ def mutate(rng: random.Random, archive: bytes, archives: list[bytes]) -> bytes:
     return bytes(data)
 
 
-def exercise(data: bytes) -> None:
+def exercise(data: bytes) -> bool:
+    """Decode ``data`` directly and as a payload; True if it decoded."""
     try:
         obj = binary.decode(data)
     except ArchiveError:
-        pass
+        decoded = False
     else:
         binary.encode(obj, binary.archive_version(data)[0])
+        decoded = True
     try:
         decode_payload(zlib.compress(data, 1), 0)
     except ArchiveError:
         pass
+    return decoded
 
 
-def main(argv: list[str]) -> int:
-    iterations = int(argv[1]) if len(argv) > 1 else 100_000
+def drive(
+    argv: list[str],
+    default_iterations: int,
+    inputs: list[bytes],
+    mutant: Callable[[random.Random, int], bytes],
+    exercise: Callable[[bytes], bool],
+) -> int:
+    """The fuzzing loop of ``main``: ``argv`` is ``[program, iterations, seed]``, both optional;
+    ``mutant(rng, iteration)`` makes one input and ``exercise(data)`` says whether it decoded.
+    Returns the exit status: 1 after printing the first input that raised anything else."""
+    iterations = int(argv[1]) if len(argv) > 1 else default_iterations
     seed = int(argv[2]) if len(argv) > 2 else random.randrange(2**32)
     rng = random.Random(seed)
-    archives = corpus()
+    print(f"seed {seed}, {len(inputs)} inputs in the corpus, {iterations} iterations")
     started = time.perf_counter()
-    print(f"seed {seed}, {len(archives)} archives in the corpus, {iterations} iterations")
+    decoded = 0
     for iteration in range(iterations):
-        data = mutate(rng, rng.choice(archives), archives)
+        data = mutant(rng, iteration)
         try:
-            exercise(data)
+            decoded += exercise(data)
         except Exception:
-            print(f"iteration {iteration}: input {data.hex()}")
+            print(f"iteration {iteration}: input {data!r}")
             traceback.print_exc()
             return 1
     elapsed = time.perf_counter() - started
-    print(f"no failure; {iterations / elapsed:,.0f} inputs/s")
+    print(
+        f"no failure; {decoded} inputs decoded, {iterations - decoded} refused; "
+        f"{iterations / elapsed:,.0f} inputs/s"
+    )
     return 0
+
+
+def main(argv: list[str]) -> int:
+    archives = corpus()
+    return drive(
+        argv, 100_000, archives, lambda rng, _: mutate(rng, rng.choice(archives), archives), exercise
+    )
 
 
 if __name__ == "__main__":

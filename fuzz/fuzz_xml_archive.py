@@ -18,38 +18,16 @@ with the input that caused it; the exit status is then 1.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
-import time
-import traceback
 import zlib
-from pathlib import Path
 
+from fuzz_binary_archive import SAMPLE_VERSIONS, SHARED, drive, sample_messages
 from lxml import etree
 
-from scmaster3.datamodel import (
-    CURRENT_VERSION,
-    Arrival,
-    Comment,
-    CreationInfo,
-    DataMessage,
-    EventParameters,
-    Notifier,
-    NotifierMessage,
-    Origin,
-    Pick,
-    RealArray,
-    Time,
-    TimeQuantity,
-    Version,
-)
 from scmaster3.io import ArchiveError, xml
 from scmaster3.io.payload import decode_payload
 from scmaster3.protocol import ContentType
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SCMASTER3_SHARED", ROOT.parent / "shared"))
 
 NAMES = [
     b"seiscomp", b"notifier_message", b"notifier", b"data_message", b"Pick", b"Origin", b"Arrival",
@@ -69,18 +47,9 @@ SNIPPETS = [
 
 
 def corpus() -> list[bytes]:
-    origin = Origin(publicID="Origin/1", time=TimeQuantity(value=Time(1, 2)))
-    origin.add(Arrival(pickID="Pick/1", weight=1.0))
-    origin.add(Comment(text="hi", id="c1", start=Time(3, 4)))
-    ep = EventParameters()
-    ep.add(origin)
-    ep.add(Pick(publicID="Pick/1", creationInfo=CreationInfo(agencyID="X")))
-    messages = [
-        NotifierMessage(attachments=[Notifier(parentID="EventParameters", operation="add", object=origin)]),
-        DataMessage(attachments=[ep, RealArray(content=[1.0, 2.0])]),
-    ]
-    documents = [xml.encode(m, v) for m in messages for v in (Version(0, 0), Version(0, 9), CURRENT_VERSION)]
-    documents.append(xml.encode(ep, formatted=True))
+    messages = sample_messages()
+    documents = [xml.encode(m, v) for m in messages for v in SAMPLE_VERSIONS]
+    documents.append(xml.encode(messages[1], formatted=True))
     golden = SHARED / "golden" / "sc3"
     for pattern in ("payloads/*.body.xml", "inputs/*.xml", "db/*.xml"):
         documents.extend(path.read_bytes() for path in sorted(golden.glob(pattern)))
@@ -164,27 +133,13 @@ def exercise(data: bytes) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    iterations = int(argv[1]) if len(argv) > 1 else 20_000
-    seed = int(argv[2]) if len(argv) > 2 else random.randrange(2**32)
-    rng = random.Random(seed)
     documents = corpus()
-    started = time.perf_counter()
-    print(f"seed {seed}, {len(documents)} documents in the corpus, {iterations} iterations")
-    decoded = 0
-    for iteration in range(iterations):
+
+    def mutant(rng: random.Random, iteration: int) -> bytes:
         original = rng.choice(documents)
-        data = mutate_tree(rng, original) if iteration % 2 else mutate(rng, original, documents)
-        try:
-            decoded += exercise(data)
-        except Exception:
-            print(f"iteration {iteration}: input {data!r}")
-            traceback.print_exc()
-            return 1
-    elapsed = time.perf_counter() - started
-    print(
-        f"no failure; {decoded} inputs decoded, {iterations - decoded} refused; {iterations / elapsed:,.0f} inputs/s"
-    )
-    return 0
+        return mutate_tree(rng, original) if iteration % 2 else mutate(rng, original, documents)
+
+    return drive(argv, 20_000, documents, mutant, exercise)
 
 
 if __name__ == "__main__":
