@@ -6,7 +6,7 @@ Usage::
 
 Two messages, as SeisComP3 modules send them:
 
-* ``pick``: one notifier adding a Pick (the scautopick case; 402 bytes as binary archive);
+* ``pick``: one notifier adding a Pick (the scautopick case; 406 bytes as binary archive);
 * ``origin+30``: 31 notifiers adding an Origin and its 30 Arrivals (the scautoloc case).
 
 For each archive format registered with :mod:`scmaster3.io.payload` (binary always; XML once
@@ -21,6 +21,7 @@ import argparse
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 from scmaster3.datamodel import (
     CURRENT_VERSION,
@@ -117,41 +118,71 @@ def rate(action: Callable[[], object], seconds: float) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class Stage(NamedTuple):
+    """One measured row: what it is (message, format, stage), the bytes, and the two actions."""
+
+    labels: tuple[str, str, str]
+    encoded: bytes
+    encode: Callable[[], object]
+    decode: Callable[[], object]
+
+
+def messages() -> dict[str, NotifierMessage]:
+    return {"pick": pick_message(), "origin+30": origin_message()}
+
+
+def format_stages(label: str, message: NotifierMessage, format_name: str, content_type: int) -> list[Stage]:
+    """The archive alone and the payload (archive plus zlib where the content type has it)."""
+    codec = archive_format(format_name)
+    archive = codec.encode(message, CURRENT_VERSION)
+    data = encode_payload(message, content_type)
+    decode_payload(data, content_type)  # fails loudly if the format cannot read its own output
+    return [
+        Stage(
+            (label, format_name, "archive"),
+            archive,
+            partial(codec.encode, message, CURRENT_VERSION),
+            partial(codec.decode, archive),
+        ),
+        Stage(
+            (label, format_name, "payload"),
+            data,
+            partial(encode_payload, message, content_type),
+            partial(decode_payload, data, content_type),
+        ),
+    ]
+
+
+def report(stages: list[Stage], seconds: float) -> None:
+    """Measure each stage and print one line per stage as it is done."""
+    print(f"{'message':<10} {'format':<7} {'stage':<10} {'bytes':>6} {'encode/s':>10} {'decode/s':>10}")
+    for stage in stages:
+        label, format_name, name = stage.labels
+        print(
+            f"{label:<10} {format_name:<7} {name:<10} {len(stage.encoded):>6} "
+            f"{rate(stage.encode, seconds):>10,.0f} {rate(stage.decode, seconds):>10,.0f}",
+            flush=True,
+        )
+
+
+def seconds_argument(description: str) -> float:
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one measuring run")
-    args = parser.parse_args()
-    messages = {"pick": pick_message(), "origin+30": origin_message()}
-    print(f"{'message':<10} {'format':<7} {'stage':<8} {'bytes':>6} {'encode/s':>10} {'decode/s':>10}")
+    return parser.parse_args().seconds
+
+
+def main() -> None:
+    seconds = seconds_argument(__doc__)
+    stages = []
     for format_name, content_type in FORMATS:
         try:
-            codec = archive_format(format_name)
+            archive_format(format_name)
         except ArchiveError:
-            print(f"{'':<10} {format_name:<7} (no codec registered, skipped)")
+            print(f"{format_name}: no codec registered, skipped")
             continue
-        for label, message in messages.items():
-            archive = codec.encode(message, CURRENT_VERSION)
-            data = encode_payload(message, content_type)
-            decode_payload(data, content_type)  # fails loudly if the format cannot read its own output
-            stages = (
-                (
-                    "archive",
-                    archive,
-                    partial(codec.encode, message, CURRENT_VERSION),
-                    partial(codec.decode, archive),
-                ),
-                (
-                    "payload",
-                    data,
-                    partial(encode_payload, message, content_type),
-                    partial(decode_payload, data, content_type),
-                ),
-            )
-            for stage, encoded, encode, decode in stages:
-                print(
-                    f"{label:<10} {format_name:<7} {stage:<8} {len(encoded):>6} "
-                    f"{rate(encode, args.seconds):>10,.0f} {rate(decode, args.seconds):>10,.0f}"
-                )
+        for label, message in messages().items():
+            stages += format_stages(label, message, format_name, content_type)
+    report(stages, seconds)
 
 
 if __name__ == "__main__":

@@ -17,53 +17,31 @@ Each figure is the best of three runs of about ``--seconds`` each.
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 
-from datamodel_codec import origin_message, pick_message, rate
+from datamodel_codec import Stage, format_stages, messages, report, seconds_argument
 
 from scmaster3.datamodel import CURRENT_VERSION
 from scmaster3.io import xml
-from scmaster3.io.payload import decode_payload, encode_payload
 from scmaster3.protocol import ContentType
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="length of one measuring run")
-    args = parser.parse_args()
-    messages = {"pick": pick_message(), "origin+30": origin_message()}
-    print(f"{'message':<10} {'stage':<10} {'bytes':>6} {'encode/s':>10} {'decode/s':>10}")
-    for label, message in messages.items():
-        document = xml.encode(message, CURRENT_VERSION)
+    seconds = seconds_argument(__doc__)
+    stages = []
+    for label, message in messages().items():
+        stages += format_stages(label, message, "xml", ContentType.CONTENT_XML)
         pretty = xml.encode(message, CURRENT_VERSION, formatted=True)
-        data = encode_payload(message, ContentType.CONTENT_XML)
-        assert xml.decode(document) == xml.decode(pretty) == decode_payload(data, ContentType.CONTENT_XML)
-        stages = (
-            (
-                "archive",
-                document,
-                partial(xml.encode, message, CURRENT_VERSION),
-                partial(xml.decode, document),
-            ),
-            (
-                "payload",
-                data,
-                partial(encode_payload, message, ContentType.CONTENT_XML),
-                partial(decode_payload, data, ContentType.CONTENT_XML),
-            ),
-            (
-                "formatted",
+        xml.decode(pretty)  # fails loudly if the indented document does not read
+        stages.append(
+            Stage(
+                (label, "xml", "formatted"),
                 pretty,
                 partial(xml.encode, message, CURRENT_VERSION, formatted=True),
                 partial(xml.decode, pretty),
-            ),
-        )
-        for stage, encoded, encode, decode in stages:
-            print(
-                f"{label:<10} {stage:<10} {len(encoded):>6} "
-                f"{rate(encode, args.seconds):>10,.0f} {rate(decode, args.seconds):>10,.0f}"
             )
+        )
+    report(stages, seconds)
 
 
 if __name__ == "__main__":
