@@ -38,6 +38,7 @@ VALUES = [
     b"", b" ", b"nan", b"-inf", b"1e999", b"-2147483649", b"2147483647", b"0x10", b"1_0", b"true",
     b"2020-13-01T00:00:00Z", b"9999-12-31T23:59:59.999999Z", b"1901-01-01T00:00:00Z", b"(1,2", b"add",
     b"0.12", b"0.0", b"65536.1", b"\xc3\x28", b"&amp;", b"&#0;", b"&#x10FFFF;", b"]]>", b"x" * 5000,
+    b"1" * 100_000 + b"x",
 ]  # fmt: skip
 SNIPPETS = [
     b'role="origin"', b'role=""', b'version="0.10"', b'version="99.99"', b'operation="add"',

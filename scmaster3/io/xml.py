@@ -80,8 +80,11 @@ def namespace(version: Version) -> str:
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 _TIME = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,20}))?Z\s*\Z")
+# Possessive quantifiers: values come from input, and backtracking over a long run of digits
+# that ends in a bad character would take time quadratic in its length.
 _DOUBLE = re.compile(
-    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)\s*\Z", re.IGNORECASE
+    r"\s*+[+-]?+(?:(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+|inf(?:inity)?+|nan)\s*+\Z",
+    re.IGNORECASE,
 )
 _INT = re.compile(r"\s*[+-]?\d{1,20}\s*\Z")
 _COMPLEX = re.compile(r"\s*\(([^(),]*),([^(),]*)\)")

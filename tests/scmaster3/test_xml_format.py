@@ -131,6 +131,27 @@ def test_double_reading_rejects_non_numbers(text):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 200_000 + "x",
+        "1" * 100_000 + "." + "1" * 100_000 + "e",
+        "." + "1" * 200_000 + "x",
+        "1e+" + "1" * 200_000 + "z",
+        " " * 200_000 + "x",
+    ],
+)
+def test_long_malformed_numbers_are_refused_in_one_pass(text):
+    # A pattern that backtracks over the digits would take hours on these, not microseconds.
+    with pytest.raises(ValueError):
+        xml.parse_double(text)
+    document = doc(
+        f'<Pick publicID="p"><time><value>2020-01-01T00:00:00Z</value><uncertainty>{text}</uncertainty></time></Pick>'
+    )
+    with pytest.raises(ArchiveError, match="not a number"):
+        xml.decode(document)
+
+
+@pytest.mark.parametrize(
     ("text", "value"), [(" 1.5 ", 1.5), ("5.", 5.0), (".5", 0.5), ("1E3", 1000.0), ("-inf", -float("inf"))]
 )
 def test_double_reading_accepts_c_forms(text, value):
@@ -157,6 +178,25 @@ def test_arrays_are_space_separated_and_complex_numbers_parenthesised():
 
 # ---------------------------------------------------------------------------------------------
 # Where members go
+
+
+def test_spec_comment_notifier_example():
+    # sc3-datamodel.md 4.4: the Comment notifier of the binary example in 3.7, in XML.
+    message = NotifierMessage(
+        attachments=[Notifier(parentID="Origin/1", operation="add", object=Comment(text="hi", id="c1"))]
+    )
+    data = xml.encode(message)
+    assert body(data) == (
+        '<notifier_message><notifier parentID="Origin/1" operation="add">'
+        "<Comment><text>hi</text><id>c1</id></Comment></notifier></notifier_message>"
+    )
+    assert xml.decode(data) == message
+    assert xml.encode(message, formatted=True).decode().splitlines()[2:6] == [
+        "  <notifier_message>",
+        '    <notifier parentID="Origin/1" operation="add">',
+        "      <Comment>",
+        "        <text>hi</text>",
+    ]
 
 
 def test_pick_notifier_as_scdispatch_writes_it():
