@@ -16,6 +16,7 @@ Vocabulary:
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
 import json
@@ -307,6 +308,7 @@ class Model:
         return (c for c in self.classes.values() if c.is_datamodel)
 
     def message_classes(self) -> Iterator[ClassSpec]:
+        """The notifier and the messages (``Core::Message`` subclasses) that can be archived."""
         return (c for c in self.classes.values() if c.kind in ("message", "notifier"))
 
     def tables(self) -> Iterator[ClassSpec]:
@@ -344,7 +346,7 @@ class Model:
 
     def layout(self, version: Version) -> Version:
         """The layout version that archives of ``version`` share (see ``layout_versions``)."""
-        return max(v for v in self.layout_versions if v <= version)
+        return self.layout_versions[bisect.bisect_right(self.layout_versions, version) - 1]
 
 
 def _attributes(members: list[dict[str, Any]], enums: dict[str, EnumSpec], classes: set[str]) -> tuple:

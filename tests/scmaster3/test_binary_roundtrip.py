@@ -6,24 +6,22 @@ from hypothesis import strategies as st
 
 from scmaster3.datamodel import (
     MODEL,
-    ApplicationStatusMessage,
-    ArtificialEventParametersMessage,
-    ArtificialOriginMessage,
-    ConfigSyncMessage,
     CreationInfo,
     DatabaseRequestMessage,
     DataMessage,
-    EventParameters,
-    InventorySyncMessage,
     Notifier,
     NotifierMessage,
     Object,
-    Origin,
     Time,
     Version,
 )
 from scmaster3.io import ArchiveError, binary
-from tests.scmaster3.test_datamodel_strategies import LAYOUT_VERSIONS, expected_after_archive, objects
+from tests.scmaster3.test_datamodel_strategies import (
+    LAYOUT_VERSIONS,
+    expected_after_archive,
+    messages_of_every_kind,
+    objects,
+)
 
 VERSIONS = st.sampled_from(LAYOUT_VERSIONS)
 SETTINGS = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,19 +74,7 @@ def test_notifier_message_round_trip_drops_children(items, version):
 @SETTINGS
 @given(objects("CreationInfo", 0), st.booleans(), st.text(max_size=5), VERSIONS)
 def test_other_messages_round_trip(info, finished, text, version):
-    origin = Origin(publicID=text)
-    ep = EventParameters()
-    ep.add(Origin(publicID=text + "x"))
-    for message in (
-        ConfigSyncMessage(isFinished=finished, creationInfo=info),
-        InventorySyncMessage(isFinished=finished),
-        ArtificialOriginMessage(origin=origin),
-        ArtificialOriginMessage(),
-        ArtificialEventParametersMessage(eventParameters=ep),
-        DatabaseRequestMessage(name=text),
-        ApplicationStatusMessage(module=text, username="u", status="finished"),
-        DataMessage(attachments=[DataMessage(attachments=[info]), NotifierMessage()]),
-    ):
+    for message in messages_of_every_kind(info, finished, text):
         archive = binary.encode(message, version)
         assert binary.decode(archive, "Message") == message
         assert binary.encode(binary.decode(archive), version) == archive

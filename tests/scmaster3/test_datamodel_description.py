@@ -11,6 +11,7 @@ from scmaster3.datamodel.description import (
     UNVERSIONED,
     Hint,
     Version,
+    as_version,
     load_model,
 )
 
@@ -160,6 +161,24 @@ def test_version_gates():
     start = MODEL.classes["Network"].attribute("start")
     assert not start.hints_in(Version(0, 9)) & Hint.SPLIT_TIME
     assert start.hints_in(Version(0, 10)) & Hint.SPLIT_TIME
+
+
+def test_layouts_change_only_where_a_member_appears_or_changes():
+    assert MODEL.layout_versions == tuple(
+        Version.parse(v) for v in ("0.0", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
+    )
+    assert MODEL.layout(Version(0, 0)) == MODEL.layout(Version(0, 5)) == Version(0, 0)
+    assert MODEL.layout(Version(0, 10)) == Version(0, 10)
+    assert MODEL.layout(Version(0, 12)) == MODEL.layout(Version(7, 0)) == CURRENT_VERSION
+
+
+def test_versions_given_in_every_form():
+    assert as_version(None) == as_version(-1) == as_version("0.11") == as_version(0x0B) == CURRENT_VERSION
+    assert as_version(0) == UNVERSIONED and as_version(Version(0, 9)) == Version(0, 9)
+    with pytest.raises(ValueError):
+        as_version("0.x")
+    with pytest.raises(TypeError):
+        as_version(0.11)
 
 
 def test_versions_parse_pack_and_order():

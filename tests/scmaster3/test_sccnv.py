@@ -9,6 +9,7 @@ import pytest
 from scmaster3.io import binary, xml
 from scmaster3.tools import sccnv
 from scmaster3.tools.sccnv import main, split_stream
+from tests.scmaster3.test_xml_golden import SAME_NOTIFIERS
 
 
 @pytest.fixture(scope="module")
@@ -40,31 +41,7 @@ def test_scxmldump_output_goes_to_binary_and_back_byte_for_byte(golden, tmp_path
     assert back.read_bytes() == source.read_bytes()
 
 
-@pytest.mark.parametrize(
-    ("xml_name", "binary_name"),
-    [
-        (
-            "06_scdispatch_add_xml_m04_c2s_DATA_MSG_XML_PICK",
-            "03_scdispatch_add_binary_m04_c2s_DATA_MSG_BINARY_PICK",
-        ),
-        (
-            "06_scdispatch_add_xml_m05_c2s_DATA_MSG_XML_LOCATION",
-            "03_scdispatch_add_binary_m05_c2s_DATA_MSG_BINARY_LOCATION",
-        ),
-        (
-            "06_scdispatch_add_xml_m06_c2s_DATA_MSG_XML_LOCATION",
-            "03_scdispatch_add_binary_m06_c2s_DATA_MSG_BINARY_LOCATION",
-        ),
-        (
-            "07_scdispatch_update_xml_m04_c2s_DATA_MSG_XML_LOCATION",
-            "04_scdispatch_update_binary_m04_c2s_DATA_MSG_BINARY_LOCATION",
-        ),
-        (
-            "08_scdispatch_remove_xml_m04_c2s_DATA_MSG_XML_PICK",
-            "05_scdispatch_remove_binary_m04_c2s_DATA_MSG_BINARY_PICK",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("xml_name", "binary_name"), SAME_NOTIFIERS)
 def test_payload_bodies_convert_into_each_other(golden, tmp_path, xml_name, binary_name):
     # Sessions 06-08 sent in XML what 03-05 sent in binary, with GOLDEN2 ids for GOLDEN1.
     xml_body = (golden / "payloads" / f"{xml_name}.body.xml").read_bytes()

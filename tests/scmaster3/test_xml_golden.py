@@ -20,7 +20,7 @@ from scmaster3.datamodel import (
     Time,
 )
 from scmaster3.io import binary, xml
-from scmaster3.io.payload import decode_payload
+from scmaster3.io.payload import decode_payload, encode_payload
 from tests.conftest import SHARED
 from tests.scmaster3.test_xml_roundtrip import check_document
 
@@ -79,10 +79,12 @@ def test_payload_bodies_rewrite_byte_for_byte(golden, name):
 
 
 @pytest.mark.parametrize("name", XML_BODIES)
-def test_payload_bodies_are_the_inflated_data_fields(golden, name):
+def test_payload_data_fields_inflate_to_the_bodies_and_are_written_again(golden, name):
     body = (golden / "payloads" / name).read_bytes()
     data_field = (golden / "payloads" / name.replace(".body.xml", ".body.zlib")).read_bytes()
-    assert decode_payload(data_field, 1) == xml.decode(body)
+    message = decode_payload(data_field, 1)
+    assert message == xml.decode(body)
+    assert encode_payload(message, 1) == data_field
 
 
 def test_scxmldump_formatted_output_rewrites_byte_for_byte(golden):

@@ -17,27 +17,24 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from scmaster3.datamodel import (
-    CLASSES,
     ENUMS,
     MODEL,
-    ArtificialEventParametersMessage,
-    ArtificialOriginMessage,
-    ConfigSyncMessage,
-    DatabaseProvideMessage,
     DataMessage,
     EventParameters,
-    InventorySyncMessage,
     Notifier,
     NotifierMessage,
     Origin,
-    SyncRequestMessage,
     Time,
     Version,
 )
-from scmaster3.datamodel.description import AttributeSpec
 from scmaster3.io import xml
 from tests.conftest import SHARED
-from tests.scmaster3.test_datamodel_strategies import LAYOUT_VERSIONS, expected_after_archive
+from tests.scmaster3.test_datamodel_strategies import (
+    LAYOUT_VERSIONS,
+    expected_after_archive,
+    messages_of_every_kind,
+    object_strategies,
+)
 
 V011, V010 = Version(0, 11), Version(0, 10)
 XSD_VERSIONS = (V011, V010)
@@ -69,42 +66,8 @@ PRIMITIVES = {
 }
 
 
-def _value(attr: AttributeSpec) -> st.SearchStrategy:
-    if attr.category == "primitive":
-        inner = PRIMITIVES[attr.type]
-    elif attr.category == "enum":
-        inner = st.sampled_from(list(ENUMS[attr.type]))
-    else:
-        inner = objects(attr.type, 0)
-    return st.none() | inner if attr.optional else inner
-
-
-@cache
-def objects(class_name: str, depth: int = 1) -> st.SearchStrategy:
-    """Random instances of a data-model class with XML-exact values, children to ``depth``."""
-    spec = MODEL.classes[class_name]
-    fields = {a.attr: _value(a) for a in spec.attributes}
-    if spec.has_public_id and not spec.root:
-        # SeisComP3 leaves an empty publicID out, which the XSD does not allow.
-        fields["publicID"] = TEXT.filter(bool)
-    cls = CLASSES[class_name]
-    children = (
-        st.tuples(*(st.lists(objects(c.class_name, depth - 1), max_size=2) for c in spec.children))
-        if depth > 0 and spec.children
-        else st.just(())
-    )
-
-    def build(values: dict, child_lists: tuple) -> object:
-        obj = cls(**values)
-        for child_list in child_lists:
-            for child in child_list:
-                try:
-                    obj.add(child)
-                except ValueError:
-                    pass  # same publicID or index as a sibling
-        return obj
-
-    return st.builds(build, st.fixed_dictionaries(fields), children)
+# SeisComP3 leaves an empty publicID out, which the XSD does not allow.
+objects = object_strategies(PRIMITIVES, TEXT.filter(bool))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,23 +220,11 @@ def test_notifier_messages_round_trip_without_children_and_validate(items, versi
 @SETTINGS
 @given(objects("CreationInfo", 0), st.booleans(), TEXT, st.sampled_from(XSD_VERSIONS))
 def test_other_messages_round_trip(info, finished, text, version):
-    origin = Origin(publicID=text)
-    ep = EventParameters()
-    ep.add(Origin(publicID="x" + text))
-    for message in (
-        ConfigSyncMessage(isFinished=finished, creationInfo=info),
-        InventorySyncMessage(isFinished=finished),
-        ArtificialOriginMessage(origin=origin),
-        ArtificialOriginMessage(),
-        ArtificialEventParametersMessage(eventParameters=ep),
-        SyncRequestMessage(id=text),
-        DatabaseProvideMessage(name=text, parameters=text + "p"),
-        NotifierMessage(attachments=[Notifier(parentID=text, operation="update")]),
-        DataMessage(attachments=[NotifierMessage(), DataMessage(attachments=[origin]), info]),
-    ):
+    for message in messages_of_every_kind(info, finished, text):
         data = xml.encode(message, version)
         assert xml.decode(data, "Message") == message
         assert xml.decode(data, type(message)) == message
+        assert xml.encode(xml.decode(data), version) == data
 
 
 @SETTINGS
