@@ -7,8 +7,11 @@ Usage::
 The corpus is every captured body of ../shared/golden/sc3/payloads (or of the directory in
 $SCMASTER3_SHARED) plus a few hand-made ones; each iteration mutates one of them (bit flips,
 byte overwrites, inserted length fields, cuts, splices) and feeds the result to the body
-decoders, the data-field inflater and the text readers. Anything other than success or
-ProtocolError is printed with the input that caused it, and the exit status is 1.
+decoders, the data-field inflater, the text readers and the mediator's relay scanner (which
+reads data bodies by offsets and must agree with the decoder: same fields, same stamped
+body, MalformedMessage where the decoder raises). Anything other than success or
+ProtocolError, or a disagreement, is printed with the input that caused it, and the exit
+status is 1.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from scmaster3.master import MalformedMessage, scan_data_body
 from scmaster3.protocol import (
     ClientStatus,
     ConnectOk,
@@ -69,7 +73,30 @@ def mutate(rng: random.Random, body: bytes, bodies: list[bytes]) -> bytes:
     return bytes(data)
 
 
+def relay_scan(body: bytes) -> None:
+    """The mediator's relay must read a data body as the decoder does."""
+    try:
+        decoded = NetworkMessage.decode(body)
+    except ProtocolError:
+        try:
+            scan_data_body(body)
+        except MalformedMessage:
+            return
+        raise AssertionError("the relay scanner accepts a body the decoder refuses") from None
+    view = scan_data_body(body)
+    if (view.type, view.data, view.private_sender_group, view.tagged) != (
+        decoded.type,
+        decoded.data,
+        decoded.private_sender_group,
+        decoded.tagged,
+    ) or view.destination != decoded.destination.encode("latin-1"):
+        raise AssertionError("the relay scanner reads other fields than the decoder")
+    if view.stamped(1, 2) != decoded.stamped(1, 2).encode():
+        raise AssertionError("the relay scanner stamps another body than the encoder")
+
+
 def exercise(body: bytes, mess_type: int | None) -> None:
+    relay_scan(body)
     try:
         message = decode_message(body, mess_type)
     except ProtocolError:

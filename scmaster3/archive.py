@@ -38,11 +38,10 @@ _ARCHIVE_TYPE = struct.pack("<i", MessageType.ARCHIVE_MSG)
 
 
 class ArchivedMessage(NamedTuple):
-    """A relayed data message: its stamp, its destination group and its stamped body."""
+    """A relayed data message: its stamp and its stamped body."""
 
     seq_num: int
     timestamp: int
-    destination: str
     body: bytes
 
     def archive_copy(self) -> bytes:
@@ -71,12 +70,12 @@ class MessageArchive:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def store(self, seq_num: int, timestamp: int, destination: str, body: bytes) -> None:
+    def store(self, seq_num: int, timestamp: int, body: bytes) -> None:
         """Keep a relayed message (its stamped body), dropping the oldest ones beyond the bounds."""
         if len(self) == self.capacity:
             self._evict_oldest()
         position = self._next
-        self._slots[position % self.capacity] = ArchivedMessage(seq_num, timestamp, destination, body)
+        self._slots[position % self.capacity] = ArchivedMessage(seq_num, timestamp, body)
         self._position_of[seq_num] = position
         self._next = position + 1
         self._bytes += len(body)

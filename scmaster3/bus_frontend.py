@@ -28,7 +28,7 @@ import time
 
 from scmaster3.client import iso_time
 from scmaster3.host import CpuMeter, host_addresses, resident_memory_kb, total_memory_kb
-from scmaster3.master import PROGRAM_NAME, Master
+from scmaster3.master import PROGRAM_NAME, Master, Send
 from scmaster3.protocol import (
     MASTER_CLIENT_NAME,
     MASTER_GROUP,
@@ -126,7 +126,7 @@ class BusFrontend:
             connection.resume_reading(reason)
 
     @staticmethod
-    def _sender(connection: BusConnection):  # noqa: ANN205 - a Send of scmaster3.master
+    def _sender(connection: BusConnection) -> Send:
         multicast = connection.multicast
 
         def send(group: str | bytes, mess_type: int, body: bytes) -> None:

@@ -101,7 +101,9 @@ _INT32 = struct.Struct("<i")
 _TWO_INT32 = struct.Struct("<ii")
 _TAGGED = _INT32.pack(1)
 _SYNC_REQUEST_CLASS = b"sync_request_message"
-_SYNC_PEEK = 256  # bytes of a payload looked at to tell a sync request
+# Bytes of a payload inflated to tell a sync request: the class name comes within the first
+# 40 bytes of a binary archive, and after the prolog and root element (under 200 bytes) of XML.
+_SYNC_PEEK = 256
 
 
 class MalformedMessage(Exception):
@@ -112,7 +114,6 @@ class MalformedMessage(Exception):
 class ClientRecord:
     """An admitted client: what the list and the health reports tell about it."""
 
-    name: str
     private_group: str
     client_type: int
     client_priority: int
@@ -154,8 +155,12 @@ class ClientTable:
         self._records.clear()
 
 
-class _DataBody:
-    """Offsets of the fields of a complete NetworkMessage body (nothing copied)."""
+class DataBodyView:
+    """Offsets of the fields of a complete NetworkMessage body (nothing copied).
+
+    ``_Incomplete`` for a body that ends before its last field, MalformedMessage for one that
+    is too large.
+    """
 
     __slots__ = ("body", "type", "destination", "stamp_at", "data_at", "data_end", "sender_end", "tagged")
 
@@ -210,9 +215,11 @@ class _Incomplete(Exception):
     """The body ends before its last field (the lenient decoder then fills in defaults)."""
 
 
-def _scan_data_body(body: bytes) -> _DataBody:
+def scan_data_body(body: bytes) -> DataBodyView:
+    """The relay's reading of a data message body: what ``NetworkMessage.decode`` reads, found
+    by offsets. MalformedMessage where the decoder raises ProtocolError."""
     try:
-        return _DataBody(body)
+        return DataBodyView(body)
     except _Incomplete:
         pass
     # A body that ends between two fields leaves them at their defaults (spec section 2.6).
@@ -220,7 +227,7 @@ def _scan_data_body(body: bytes) -> _DataBody:
         message = NetworkMessage.decode(body)
     except ProtocolError as exc:
         raise MalformedMessage(str(exc)) from None
-    return _DataBody(message.encode())
+    return DataBodyView(message.encode())
 
 
 def _may_be_sync_request(type_: int, data: bytes) -> bool:
@@ -241,7 +248,7 @@ class _InFlight:
 
     __slots__ = ("sender", "view", "message", "outcomes")
 
-    def __init__(self, sender: str, view: _DataBody, message: DataMessage) -> None:
+    def __init__(self, sender: str, view: DataBodyView, message: DataMessage) -> None:
         self.sender = sender
         self.view = view
         self.message = message
@@ -429,12 +436,16 @@ class Master:
             return
         while self.clients.remove(sender) is not None:
             pass
-        if client_name(sender) == self.settings.admin_name and self.admin_group == sender:
+        if self.admin_group == sender:
             self.admin_group = ""
+        self._order_disconnect(sender)
+
+    def _order_disconnect(self, private_group: str) -> None:
+        """Tell a client to disconnect; a SeisComP3 client says goodbye and ends."""
         self._send_service(
             ServiceMessage(
                 MessageType.CLIENT_DISCONNECT_CMD_MSG,
-                destination=sender,
+                destination=private_group,
                 private_sender_group=self.private_group,
             )
         )
@@ -485,7 +496,6 @@ class Master:
                 self._send_payload(requester, payload)
         self.clients.add(
             ClientRecord(
-                name,
                 requester,
                 request.client_type,
                 request.client_priority,
@@ -550,13 +560,7 @@ class Master:
         if self.clients.find(target) is None:
             self._reply(request, MessageType.REJECTED_CMD_MSG)
             return
-        self._send_service(
-            ServiceMessage(
-                MessageType.CLIENT_DISCONNECT_CMD_MSG,
-                destination=target,
-                private_sender_group=self.private_group,
-            )
-        )
+        self._order_disconnect(target)
         self.clients.remove(target)
         log.info("client %s disconnected by %s", target, request.private_sender_group)
 
@@ -670,7 +674,7 @@ class Master:
                 self._intake_bytes -= len(body)
                 taken += 1
                 try:
-                    view = _scan_data_body(body)
+                    view = scan_data_body(body)
                     if view.type <= 0:
                         raise MalformedMessage(f"body type {view.type} in a data message")
                 except MalformedMessage as exc:
@@ -693,7 +697,7 @@ class Master:
                 # Let the loop read the socket between batches: the bus must not queue for us.
                 await asyncio.sleep(0)
 
-    def _hand_to_plugins(self, sender: str, view: _DataBody) -> _InFlight:
+    def _hand_to_plugins(self, sender: str, view: DataBodyView) -> _InFlight:
         message = DataMessage(
             sender, view.type, view.destination.decode("latin-1"), view.data, view.private_sender_group
         )
@@ -749,7 +753,7 @@ class Master:
             )
         )
 
-    def _relay(self, sender: str, view: _DataBody, message: DataMessage | None) -> None:
+    def _relay(self, sender: str, view: DataBodyView, message: DataMessage | None) -> None:
         type_ = view.type
         data = view.data
         if _may_be_sync_request(type_, data):
@@ -771,7 +775,7 @@ class Master:
         mess_type = spread_mess_type(type_)
         if not self._emit(destination, mess_type, body):
             self._held.append((destination, mess_type, body))  # relayed on the next session
-        self.archive.store(seq_num, timestamp, destination.decode("latin-1"), body)
+        self.archive.store(seq_num, timestamp, body)
 
     # --- stop -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def body(seq: int, data: bytes = b"x") -> bytes:
 def test_replay_runs_from_the_anchor_to_the_newest():
     archive = MessageArchive(capacity=10)
     for seq in (3, 4, 7, 9):  # gaps: replies and other messages draw from the same counter
-        archive.store(seq, 1000 + seq, "PICK", body(seq))
+        archive.store(seq, 1000 + seq, body(seq))
     replay = archive.replay(4, 1004)
     assert [entry.seq_num for entry in replay] == [4, 7, 9]
     assert archive.replay(9, 1009) == [archive.replay(9, 1009)[0]]
@@ -26,7 +26,7 @@ def test_replay_runs_from_the_anchor_to_the_newest():
 
 def test_replayed_copy_is_an_archive_message_with_the_original_destination():
     archive = MessageArchive()
-    archive.store(5, 1005, "PICK", body(5, b"payload"))
+    archive.store(5, 1005, body(5, b"payload"))
     copy = NetworkMessage.decode(archive.replay(5, 1005)[0].archive_copy())
     assert copy == NetworkMessage(2, "PICK", 5, 1005, b"payload", "#a#b", 1)
     # the stored message keeps its content type
@@ -35,7 +35,7 @@ def test_replayed_copy_is_an_archive_message_with_the_original_destination():
 
 def test_unknown_anchor_or_wrong_time_is_invalid():
     archive = MessageArchive()
-    archive.store(5, 1005, "PICK", body(5))
+    archive.store(5, 1005, body(5))
     assert archive.replay(6, 1006) is None
     assert archive.replay(5, 1004) is None
     assert MessageArchive().replay(0, 0) is None
@@ -44,7 +44,7 @@ def test_unknown_anchor_or_wrong_time_is_invalid():
 def test_oldest_messages_go_first_when_full():
     archive = MessageArchive(capacity=3)
     for seq in range(1, 6):
-        archive.store(seq, 1000 + seq, "PICK", body(seq))
+        archive.store(seq, 1000 + seq, body(seq))
     assert len(archive) == 3
     assert archive.replay(2, 1002) is None
     assert [entry.seq_num for entry in archive.replay(3, 1003)] == [3, 4, 5]
@@ -53,7 +53,7 @@ def test_oldest_messages_go_first_when_full():
 def test_bounded_in_bytes():
     archive = MessageArchive(capacity=100, max_bytes=1000)
     for seq in range(1, 21):
-        archive.store(seq, 1000 + seq, "PICK", body(seq, b"y" * 100))
+        archive.store(seq, 1000 + seq, body(seq, b"y" * 100))
     assert archive.size_bytes <= 1000
     newest = archive.replay(20, 1020)
     assert [entry.seq_num for entry in newest] == [20]
@@ -68,7 +68,7 @@ def test_replay_across_the_counter_wrap():
     seq = 62_998
     stored = []
     for _ in range(5):
-        archive.store(seq, seq, "PICK", body(seq))
+        archive.store(seq, seq, body(seq))
         stored.append(seq)
         seq = next_sequence_number(seq)
     assert stored == [62_998, 62_999, 63_000, 0, 1]
@@ -83,7 +83,7 @@ def test_replay_is_always_a_suffix_of_what_is_kept(sizes, capacity):
     kept = []
     for size in sizes:
         seq = next_sequence_number(seq)
-        archive.store(seq, seq, "G", b"z" * size)
+        archive.store(seq, seq, b"z" * size)
         kept.append(seq)
     assert archive.size_bytes <= 2000 or len(archive) == 1
     assert len(archive) <= capacity

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from scmaster3 import datamodel
 from scmaster3.config import SHIPPED_MSG_GROUPS, ScmasterSettings, sorted_groups
 from scmaster3.io.payload import encode_payload
-from scmaster3.master import Master, _scan_data_body
+from scmaster3.master import MalformedMessage, Master, scan_data_body
 from scmaster3.plugins import MasterPlugin
-from scmaster3.protocol import MessageType, NetworkMessage, ServiceMessage, decode_message
+from scmaster3.protocol import MessageType, NetworkMessage, ProtocolError, ServiceMessage, decode_message
 
 MASTER = "#_MASTER_#localhost"
 NOW = 1_795_317_442
@@ -148,7 +148,7 @@ def test_own_report_items_in_order():
 def test_truncated_body_gets_default_trailing_fields():
     body = data_body("PICK", b"abc")
     truncated = body[: len(body) - 4]  # no tagged field: it defaults to 0
-    view = _scan_data_body(truncated)
+    view = scan_data_body(truncated)
     assert view.tagged == 0
     assert NetworkMessage.decode(view.stamped(7, 8)) == NetworkMessage(
         1, "PICK", 7, 8, b"abc", "#pub#localhost", 1
@@ -348,3 +348,37 @@ def test_any_body_is_relayed_answered_or_dropped_never_fatal(mess_type, body):
         assert message.tagged == 1 or kind > 0
         if kind == MessageType.CLIENT_DISCONNECT_CMD_MSG:
             assert group == "#fuzz#localhost"
+
+
+int32 = st.integers(-(2**31), 2**31 - 1)
+latin1 = st.text(st.characters(max_codepoint=255), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    message=st.builds(NetworkMessage, int32, latin1, int32, int32, st.binary(max_size=40), latin1, int32),
+    cut=st.integers(0, 120),
+    noise=st.binary(max_size=8),
+    at=st.integers(0, 120),
+)
+def test_relay_scanner_agrees_with_the_decoder(message, cut, noise, at):
+    # The relay reads bodies by offsets, not with the decoder: both must see the same message.
+    body = message.encode()
+    body = body[:cut] if cut < len(body) else body
+    body = body[:at] + noise + body[at + len(noise) :]
+    try:
+        decoded = NetworkMessage.decode(body)
+    except ProtocolError:
+        with pytest.raises(MalformedMessage):
+            scan_data_body(body)
+        return
+    view = scan_data_body(body)
+    assert (view.type, view.destination.decode("latin-1"), view.data, view.private_sender_group) == (
+        decoded.type,
+        decoded.destination,
+        decoded.data,
+        decoded.private_sender_group,
+    )
+    assert view.tagged == decoded.tagged
+    assert view.complete() == decoded.encode()
+    assert view.stamped(7, 1234) == decoded.stamped(7, 1234).encode()

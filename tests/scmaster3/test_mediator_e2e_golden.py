@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from scmaster3.master import _scan_data_body
+from scmaster3.master import scan_data_body
 from scmaster3.protocol import MessageType, decode_message
 from spreadbus import wire
 from tests.scmaster3.test_mediator_e2e import DatabaseOffer, MediatorThread, settings, start_bus
@@ -277,7 +277,7 @@ def test_stamping_turns_each_recorded_request_into_the_recorded_relay(shared_dir
         body = decode_message(frame.data, frame.header.msg_type)
         unstamped = dataclasses.replace(body, seq_num=0, timestamp=0, tagged=0).encode()
         if unstamped in incoming:
-            restamped = _scan_data_body(unstamped).stamped(body.seq_num, body.timestamp)
+            restamped = scan_data_body(unstamped).stamped(body.seq_num, body.timestamp)
             assert restamped == frame.data
             matched += 1
     assert matched == len(relayed)

@@ -1,6 +1,10 @@
 """Round trips and fuzzing of the protocol codecs: decoding only ever fails with ProtocolError."""
 
+import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -181,3 +185,17 @@ def test_text_readers_never_fail_unexpectedly(text):
             reader(text)
         except ProtocolError:
             pass
+
+
+def test_fuzz_target_runs_clean(shared_dir):
+    # A short run of fuzz/fuzz_sc3_protocol.py: the target works and finds nothing on its seeds.
+    target = Path(__file__).resolve().parents[2] / "fuzz" / "fuzz_sc3_protocol.py"
+    result = subprocess.run(
+        [sys.executable, str(target), "3000", "7"],
+        env=dict(os.environ, SCMASTER3_SHARED=str(shared_dir)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "no findings"
