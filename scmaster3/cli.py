@@ -14,6 +14,15 @@ loaded stops the start-up with exit status 1 (scmaster exits with 0 there, which
 failure). Exit status 1 also when the bus cannot be reached at start-up or the lock file is
 held; 0 after an orderly stop (SIGTERM, SIGINT). Unknown options are ignored, as scmaster
 ignores them.
+
+Logging follows SeisComP's options: ``--verbosity`` 0 (nothing) to 4 (debug), ``-v`` one level
+more each, ``-q`` nothing; to ``~/.seiscomp3/log/scmaster.log`` (or ``--log-file``), to syslog
+with ``-s``, to standard error with ``--console``. ``--debug`` is verbosity 4 on the console,
+``--trace`` that and the bus's own lines, with components printed. A log line names its
+component (the logger: ``scmaster3.master``, ``scmaster3.bus``, ``spreadbus.daemon``,
+``dbplugin``, ...) unless ``--print-component 0``; by default it does in files and syslog
+and not on the console, as SeisComP does. ``--component NAME`` keeps only the lines of that
+component: a logger name, a dotted prefix of one (``scmaster3``) or its last part (``bus``).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ log = logging.getLogger("scmaster3")
 
 MODULE = "scmaster"
 DEFAULT_BIND = f"127.0.0.1:{DEFAULT_SPREAD_PORT}"
+SYSLOG_SOCKET = "/dev/log"
 _LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
 
 
@@ -77,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=2,
         metavar="N",
-        help="1 error, 2 +warning (default), 3 +info, 4 +debug",
+        help="0 nothing, 1 error, 2 +warning (default), 3 +info, 4 +debug",
     )
     verbose.add_argument(
         "-v", "--add-verbosity", action="count", default=0, help="one more log level per occurrence"
@@ -88,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="log only this component (repeatable)",
+        help="log only this component: a logger name, its prefix or last part (repeatable)",
     )
     verbose.add_argument("-s", "--syslog", action="store_true", help="log to syslog")
     verbose.add_argument(
@@ -102,11 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-component",
         nargs="?",
         const="1",
-        default="1",
         metavar="0|1",
-        help="print the component of each log line",
+        help="print the component of each log line (default: in files and syslog, not on the console)",
     )
-    verbose.add_argument("--trace", action="store_true", help="debug level, and the bus's own debug lines")
+    verbose.add_argument(
+        "--trace", action="store_true", help="like --debug, with the bus's own lines and the components"
+    )
     bus = parser.add_argument_group("Messaging")
     bus.add_argument(
         "-H",
@@ -116,7 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bus.add_argument(
         "--bind",
-        default=DEFAULT_BIND,
         metavar="[IP:]PORT",
         help=f"where the in-process bus listens (default {DEFAULT_BIND})",
     )
@@ -150,21 +160,50 @@ def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+class ComponentFilter(logging.Filter):
+    """Lets through the lines of the named components (``--component``)."""
+
+    def __init__(self, components: Sequence[str]) -> None:
+        super().__init__()
+        self.components = frozenset(components)
+        self.prefixes = tuple(f"{name}." for name in components)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        return (
+            name in self.components
+            or name.startswith(self.prefixes)
+            or name.rpartition(".")[2] in self.components
+        )
+
+
 def setup_logging(args: argparse.Namespace, layout: ConfigLayout) -> None:
+    """Replace the root logger's handlers by the one the logging options ask for."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    if args.quiet:
+    verbosity = 4 if args.debug or args.trace else min(args.verbosity + args.add_verbosity, 4)
+    if args.quiet or verbosity <= 0:
         root.addHandler(logging.NullHandler())
         return
-    level = _LEVELS.get(min(max(args.verbosity + args.add_verbosity, 1), 4), logging.WARNING)
-    if args.debug or args.trace:
-        level = logging.DEBUG
-    component = "[%(name)s] " if _truthy(args.print_component) else ""
-    if args.syslog:
-        handler: logging.Handler = logging.handlers.SysLogHandler(address="/dev/log")
-        handler.setFormatter(logging.Formatter(f"scmaster3: {component}%(message)s"))
-    elif args.debug or _truthy(args.console):
+    level = _LEVELS[verbosity]
+    console = args.debug or args.trace or _truthy(args.console)
+    syslog = args.syslog and not console
+    if syslog and not os.path.exists(SYSLOG_SOCKET):
+        print(f"scmaster3: no syslog at {SYSLOG_SOCKET}; logging to the console", file=sys.stderr)
+        syslog, console = False, True
+    if args.trace:
+        print_component = True
+    elif args.print_component is not None:
+        print_component = _truthy(args.print_component)
+    else:
+        print_component = not console
+    component = "[%(name)s] " if print_component else ""
+    handler: logging.Handler
+    if syslog:
+        handler = logging.handlers.SysLogHandler(address=SYSLOG_SOCKET)
+        handler.setFormatter(logging.Formatter(f"scmaster3[{os.getpid()}]: {component}%(message)s"))
+    elif console:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"%(asctime)s [%(levelname)s] {component}%(message)s"))
     else:
@@ -173,17 +212,15 @@ def setup_logging(args: argparse.Namespace, layout: ConfigLayout) -> None:
         handler = logging.handlers.WatchedFileHandler(path)
         handler.setFormatter(logging.Formatter(f"%(asctime)s [%(levelname)s] {component}%(message)s"))
     if args.component:
-        wanted = tuple(args.component)
-        handler.addFilter(lambda record: any(part in record.name for part in wanted))
+        handler.addFilter(ComponentFilter(args.component))
     root.addHandler(handler)
     root.setLevel(level)
-    if not args.trace:
-        # The bus's per-session lines are noise unless tracing.
-        logging.getLogger("spreadbus").setLevel(max(level, logging.INFO))
+    # The bus logs every session's comings and goings at debug level: noise unless tracing.
+    logging.getLogger("spreadbus").setLevel(logging.NOTSET if args.trace else max(level, logging.INFO))
 
 
-def _lock(path: str) -> int:
-    """Take the lock file and write our PID into it; exit 1 if another process holds it."""
+def _lock(path: Path) -> int:
+    """Take the lock file; exit 1 if another process holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -191,9 +228,12 @@ def _lock(path: str) -> int:
         os.close(fd)
         print(f"scmaster3: {path} is locked by another process", file=sys.stderr)
         raise SystemExit(1) from None
+    return fd
+
+
+def _write_pid(fd: int) -> None:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
 
 
 def _detach() -> None:
@@ -289,18 +329,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = ConfigLayout.from_environment()
     try:
         host = _host_address(args.host) if args.host is not None else None
-        bind = parse_bind(args.bind, "--bind")
+        bind = parse_bind(args.bind or DEFAULT_BIND, "--bind")
         sbind = parse_bind(args.sbind, "--sbind") if args.sbind else None
         loaded = load_module_config(MODULE, layout, config_file=args.config_file)
     except ConfigError as exc:
         print(f"scmaster3: {exc}", file=sys.stderr)
         return 1
-    if args.daemon and not args.debug:
+    # A daemon works in /: paths given relative to where it was started are resolved first.
+    lock_path = Path(os.path.abspath(args.lockfile)) if args.lockfile else None
+    if args.log_file:
+        args.log_file = os.path.abspath(args.log_file)
+    if args.daemon and not (args.debug or args.trace):
+        if lock_path is not None:
+            os.close(_lock(lock_path))  # a held lock is reported here, before detaching
         _detach()
-    lock_fd = _lock(args.lockfile) if args.lockfile else None
+    lock_fd = None
+    if lock_path is not None:
+        lock_fd = _lock(lock_path)
+        _write_pid(lock_fd)
     setup_logging(args, layout)
     if unknown:
         log.warning("ignoring unknown options: %s", " ".join(unknown))
+    if host is not None and (args.bind or args.sbind):
+        log.warning("--bind and --sbind place the in-process bus; with -H there is none: ignored")
     if loaded.error is not None:
         log.error("configuration: %s (later files not read)", loaded.error)
     try:

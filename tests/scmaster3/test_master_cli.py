@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -11,6 +12,8 @@ import time
 
 import pytest
 
+from scmaster3.datamodel import DatabaseProvideMessage
+from scmaster3.io.payload import decode_payload
 from scmaster3.protocol import MessageType
 from tests.scmaster3.test_mediator_e2e import OK_DATA_11, Module, start_bus
 
@@ -42,11 +45,11 @@ def start(args, env) -> subprocess.Popen:
     )
 
 
-def wait_admitted(port: int, name: str, process: subprocess.Popen) -> Module:
+def wait_admitted(port: int, name: str, process: subprocess.Popen | None) -> Module:
     """A module admitted by the mediator (which may still be starting)."""
     deadline = time.monotonic() + 20
     while True:
-        assert process.poll() is None, process.stdout.read()
+        assert process is None or process.poll() is None, process.stdout.read()
         try:
             module = Module(port, name)
         except Exception:
@@ -87,7 +90,10 @@ def test_without_host_it_runs_the_bus_too(environment, tmp_path):
 
 def test_with_host_it_is_a_client_of_that_bus(environment, tmp_path_factory):
     bus = start_bus(tmp_path_factory)
-    process = start(["-H", f"127.0.0.1:{bus.port}", "--debug", "--config-file", os.devnull], environment)
+    process = start(
+        ["-H", f"127.0.0.1:{bus.port}", "--debug", "--config-file", os.devnull, "--bind", "127.0.0.1:1"],
+        environment,
+    )
     try:
         module = wait_admitted(bus.port, "viahost", process)
         module.connect_request("PICK")
@@ -100,6 +106,7 @@ def test_with_host_it_is_a_client_of_that_bus(environment, tmp_path_factory):
         assert process.wait(20) == 0
         output = process.stdout.read()
         assert "connected to the bus" in output
+        assert "--bind and --sbind place the in-process bus; with -H there is none: ignored" in output
     finally:
         if process.poll() is None:
             process.kill()
@@ -197,3 +204,89 @@ def test_sbind_is_a_second_address_of_the_bus(environment):
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_no_options_is_a_single_machine_installation_with_its_database(environment):
+    # Only the port differs from running it without arguments: the shipped configuration,
+    # its 15 groups and the dbplugin storing into SQLite under ~/.seiscomp3.
+    port = free_port()
+    process = start(["--bind", f"127.0.0.1:{port}"], environment)
+    try:
+        wait_admitted(port, "first", process).close()
+        module = Module(port, "plain")
+        _, ok = module.handshake("PICK")
+        assert ok.text == OK_DATA_11
+        _, offer = module.next()
+        database = os.path.join(environment["HOME"], ".seiscomp3", "seiscomp3.sqlite")
+        assert decode_payload(offer.data, 0) == DatabaseProvideMessage(name="sqlite3", parameters=database)
+        assert os.path.getsize(database) > 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_mistake_in_a_file_of_the_load_order_is_named_and_the_rest_runs(environment, tmp_path):
+    system = tmp_path / "root" / "etc"
+    system.mkdir(parents=True)
+    faulty = system / "scmaster.cfg"
+    faulty.write_text('plugins = ""\nmsgGroups = PICK, , AMPLITUDE\n')
+    user = tmp_path / "home" / ".seiscomp3"
+    user.mkdir()
+    (user / "scmaster.cfg").write_text("msgGroups = NOT_READ\n")  # after the faulty file
+    port = free_port()
+    process = start(["--bind", f"127.0.0.1:{port}", "--console"], environment)
+    try:
+        module = wait_admitted(port, "survivor", process)
+        module.connect_request("PICK")
+        _, ok = module.receive(lambda m, b: b.destination == module.private_group)
+        assert ok.text == OK_DATA_11  # the shipped groups: neither the faulty nor the later value
+        assert module.nothing_more(0.2) == []  # plugins = "" before the mistake took effect
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        output = process.stdout.read()
+        assert f"{faulty}:2: msgGroups: invalid list: empty item (later files not read)" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_daemon_detaches_with_its_pid_in_the_lock_file(environment, tmp_path):
+    port = free_port()
+    result = subprocess.run(
+        COMMAND
+        + ["-D", "-l", "scmaster.pid", "--log-file", "scmaster3.log", "--verbosity", "3"]
+        + ["--bind", f"127.0.0.1:{port}", "--config-file", os.devnull],
+        env=environment,
+        cwd=tmp_path,  # the relative paths are taken from here, although a daemon works in /
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lock = tmp_path / "scmaster.pid"
+    deadline = time.monotonic() + 20
+    while not (lock.exists() and lock.read_text().strip()):
+        assert time.monotonic() < deadline, "no PID in the lock file"
+        time.sleep(0.05)
+    pid = int(lock.read_text())
+    try:
+        wait_admitted(port, "detached", None).close()
+        held = run(["--console", "--config-file", os.devnull, "-D", "-l", str(lock)], environment)
+        assert held.returncode == 1 and "locked" in held.stderr  # told before detaching
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    with open(lock) as file:  # the lock is free once the daemon has ended
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                fcntl.lockf(file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the daemon did not stop"
+                time.sleep(0.05)
+    log = (tmp_path / "scmaster3.log").read_text()
+    assert "[scmaster3.bus] connected to the bus" in log and "disconnected from the bus" in log
