@@ -213,24 +213,22 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class MasterGone:
+class _ServiceEvent:
+    """A service message the library acts on itself rather than queueing it."""
+
+    message: ServiceMessage
+
+
+class MasterGone(_ServiceEvent):
     """The master disconnected; the session is over."""
 
-    message: ServiceMessage
 
-
-@dataclass(frozen=True)
-class DisconnectOrdered:
+class DisconnectOrdered(_ServiceEvent):
     """An administrator ordered this client to disconnect; send ``disconnect_message()``."""
 
-    message: ServiceMessage
 
-
-@dataclass(frozen=True)
-class StatusRequested:
+class StatusRequested(_ServiceEvent):
     """An administrator asked for a state-of-health report, to be sent to ``requester``."""
-
-    message: ServiceMessage
 
     @property
     def requester(self) -> str:

@@ -11,16 +11,18 @@ of its own join notice, then leaves; ``-d PRIVATE_GROUP`` orders that client to 
 or every client of a group for a state-of-health report (STATE_OF_HEALTH_CMD_MSG) and prints
 the answers that arrive within ``--wait`` seconds.
 
-The printed text follows scadmin's; where scadmin waits forever (a refused command, a status
-nobody answers) scadmin3 gives up after ``--wait`` seconds and exits with status 1.
+The printed text follows scadmin's, one ``Name: value`` line per fact; with ``-T/--table``
+the client list and the state-of-health reports are aligned tables instead, one row per
+client. Where scadmin waits forever (a refused command, a status nobody answers) scadmin3
+gives up after ``--wait`` seconds and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from scmaster3.client import AdminRejectedError, ClientError, Connection
@@ -36,6 +38,7 @@ from scmaster3.protocol import (
     ServiceMessage,
     parse_client_list,
 )
+from scmaster3.tools.common import configure_logging, report_failure
 
 
 class CommandFailed(Exception):
@@ -58,6 +61,61 @@ def format_client_list(entries: list[ClientListEntry], address: str, verbose: bo
             ]
         lines += [f"Hostname: {entry.host_name}", f"Client Uptime: {entry.uptime}"]
     return lines
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns two blanks apart under a dashed header line."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(header), line(["-" * width for width in widths]), *(line(row) for row in rows)]
+
+
+def _short(name: str) -> str:
+    """``CLIENT_TYPE_ONE`` -> ``ONE``: the table's column header already says what it is."""
+    return name.rpartition("_")[2] if name.startswith(("CLIENT_TYPE_", "CLIENT_PRIORITY_")) else name
+
+
+def client_table(entries: list[ClientListEntry], address: str) -> list[str]:
+    """The ``-c -T`` lines: the client list as a table."""
+    rows = [
+        (
+            entry.private_group,
+            _short(entry.client_type),
+            _short(entry.client_priority),
+            entry.program_name,
+            entry.host_name,
+            entry.ips.strip(),
+            entry.uptime,
+        )
+        for entry in entries
+    ]
+    header = "Client Type Priority Program Host IPs Uptime".split()
+    return [f"= Connected clients to master on {address} =", *format_table(header, rows)]
+
+
+def status_table(reports: list[ClientStatus]) -> list[str]:
+    """The ``-s -T`` lines: one row per state-of-health report."""
+    rows = [
+        (
+            status.private_group,
+            status.host_name,
+            status.program_name,
+            status.pid,
+            status.cpu_usage,
+            f"{status.memory_usage_percent()}",
+            status.sent_messages,
+            status.received_messages,
+            str(status.average_message_queue_size()),
+            str(status.average_message_size()),
+            status.uptime,
+        )
+        for status in reports
+    ]
+    header = "Client Host Program PID CPU% Mem% Sent Received AvgQueue AvgSize Uptime".split()
+    return format_table(header, rows)
 
 
 def format_status(status: ClientStatus) -> list[str]:
@@ -83,18 +141,27 @@ def format_status(status: ClientStatus) -> list[str]:
 class Admin:
     """The commands of scadmin over one admin connection; output goes to ``out``."""
 
-    def __init__(self, connection: Connection, address: str, out: TextIO, wait: float, verbose: bool) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        address: str,
+        out: TextIO,
+        wait: float,
+        verbose: bool = False,
+        table: bool = False,
+    ) -> None:
         self.connection = connection
         self.address = address
         self.out = out
         self.wait = wait
         self.verbose = verbose
+        self.table = table
 
     def say(self, *lines: str) -> None:
         for line in lines:
             print(line, file=self.out, flush=True)
 
-    def _answers(self, kinds: set[int], seconds: float):
+    def _answers(self, kinds: set[int], seconds: float) -> Iterator[ServiceMessage]:
         """Received service messages of ``kinds`` until ``seconds`` have passed.
 
         A REJECTED_CMD_MSG raises CommandFailed; other messages are skipped.
@@ -112,7 +179,11 @@ class Admin:
     def list_clients(self) -> None:
         self.connection.send_command(MessageType.LIST_CONNECTED_CLIENTS_CMD_MSG)
         for reply in self._answers({MessageType.LIST_CONNECTED_CLIENTS_RESPONSE_MSG}, self.wait):
-            self.say(*format_client_list(parse_client_list(reply.text), self.address, self.verbose))
+            entries = parse_client_list(reply.text)
+            if self.table:
+                self.say(*client_table(entries, self.address))
+            else:
+                self.say(*format_client_list(entries, self.address, self.verbose))
             return
         raise CommandFailed(f"no client list within {self.wait} s")
 
@@ -140,16 +211,18 @@ class Admin:
     def status(self, target: str) -> None:
         self.say(f"= Status for client: {target} =")
         self.connection.send_command(MessageType.STATE_OF_HEALTH_CMD_MSG, target)
-        answered = 0
+        reports: list[ClientStatus] = []
         for report in self._answers({MessageType.STATE_OF_HEALTH_RESPONSE_MSG}, self.wait):
-            if answered:
-                self.say("==")
-            self.say(*format_status(ClientStatus.parse(report.text)))
-            answered += 1
+            status = ClientStatus.parse(report.text)
+            if not self.table:
+                self.say(*(["=="] if reports else []), *format_status(status))
+            reports.append(status)
             if target.startswith("#"):
-                return
-        if not answered:
+                break  # one client: no other report is coming
+        if not reports:
             raise CommandFailed(f"no state-of-health report within {self.wait} s")
+        if self.table:
+            self.say(*status_table(reports))
 
 
 def _arguments() -> argparse.ArgumentParser:
@@ -164,6 +237,12 @@ def _arguments() -> argparse.ArgumentParser:
     )
     parser.add_argument("-s", "--status", metavar="TARGET", help="state of health of a client or a group")
     parser.add_argument("-v", "--verbose", action="store_true", help="more details and log lines on stderr")
+    parser.add_argument(
+        "-T",
+        "--table",
+        action="store_true",
+        help="client list and status reports as tables, one row per client",
+    )
     parser.add_argument("-t", "--timeout", type=float, default=3.0, help="handshake timeout in seconds")
     parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for an answer, default 10")
     return parser
@@ -172,11 +251,7 @@ def _arguments() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``scadmin3``; returns the exit status (0 success, 1 failure)."""
     args = _arguments().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s [%(levelname)s/%(name)s] %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args.verbose)
     connection = Connection(
         args.serveraddress,
         DEFAULT_ADMIN_CLIENT_NAME,
@@ -188,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         program_name="scadmin",
         status_interval=None,
     )
-    admin = Admin(connection, args.serveraddress, sys.stdout, args.wait, args.verbose)
+    admin = Admin(connection, args.serveraddress, sys.stdout, args.wait, args.verbose, args.table)
     try:
         connection.connect()
         connection.subscribe(ADMIN_GROUP)
@@ -204,14 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.status:
             admin.status(args.status)
     except AdminRejectedError:
-        print(
-            "scadmin3: the master refused the admin connection (wrong password or admin name)",
-            file=sys.stderr,
+        return report_failure(
+            "scadmin3", "the master refused the admin connection (wrong password or admin name)"
         )
-        return 1
     except (ClientError, CommandFailed) as exc:
-        print(f"scadmin3: {exc}", file=sys.stderr)
-        return 1
+        return report_failure("scadmin3", exc)
     finally:
         connection.disconnect()
     return 0

@@ -25,6 +25,7 @@ from scmaster3.datamodel import BaseObject, NotifierMessage, PublicObject
 from scmaster3.io import ArchiveError, xml
 from scmaster3.io.payload import decode_payload
 from scmaster3.protocol import LISTENER_GROUP, Message, NetworkMessage, type_name
+from scmaster3.tools.common import configure_logging, report_failure
 
 log = logging.getLogger("scdump3")
 
@@ -135,11 +136,7 @@ def _arguments() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``scdump3``; returns the exit status."""
     args = _arguments().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s [%(levelname)s/%(name)s] %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args.verbose)
     connection = Connection(
         args.host,
         args.user,
@@ -162,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except ForcedDisconnectError:
         return 0
     except ClientError as exc:
-        print(f"scdump3: {exc}", file=sys.stderr)
-        return 1
+        return report_failure("scdump3", exc)
     except KeyboardInterrupt:
         pass
     finally:

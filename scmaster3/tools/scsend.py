@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from scmaster3.client import ENCODINGS, ClientError, Connection
 from scmaster3.datamodel import BaseObject, Notifier, NotifierMessage, Object, PublicObject
 from scmaster3.io import ArchiveError, xml
+from scmaster3.tools.common import configure_logging, report_failure
 
 log = logging.getLogger("scsend3")
 
@@ -147,17 +148,12 @@ def _read(path: str) -> BaseObject:
 def main(argv: list[str] | None = None) -> int:
     """Run ``scsend3``; returns the exit status (0 success, 1 failure)."""
     args = _arguments().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s [%(levelname)s/%(name)s] %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args.verbose)
     try:
         table = parse_routing_table(args.routingtable) if args.routingtable else DEFAULT_ROUTING
         messages = plan(_read(args.input), args.operation, table, args.group)
     except UsageError as exc:
-        print(f"scsend3: {exc}", file=sys.stderr)
-        return 1
+        return report_failure("scsend3", exc)
     connection = Connection(
         args.host, args.user, encoding=args.encoding, timeout=args.timeout, program_name="scsend3"
     )
@@ -168,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_sync:
                 connection.sync(timeout=args.sync_timeout)
     except ClientError as exc:
-        print(f"scsend3: {exc}", file=sys.stderr)
-        return 1
+        return report_failure("scsend3", exc)
     log.info("sent %d notifier messages", len(messages))
     return 0
 

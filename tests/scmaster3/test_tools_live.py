@@ -131,6 +131,11 @@ def test_scadmin_list_with_right_and_wrong_password(mediator):
         verbose = run("scadmin", "-H", mediator.address, "--password", "secret", "-c", "-v")
         assert "Program name: scdump3" in verbose.stdout.splitlines()
         assert "Program name: scadmin" in verbose.stdout.splitlines()
+        table = run("scadmin", "-H", mediator.address, "--password", "secret", "-c", "-T")
+        rows = [line.split() for line in table.stdout.splitlines()[2:]]
+        assert rows[0] == ["Client", "Type", "Priority", "Program", "Host", "IPs", "Uptime"]
+        assert ["#listed#localhost", "DEFAULT", "DEFAULT", "scdump3"] in [row[:4] for row in rows]
+        assert ["#ADMIN#localhost", "ONE", "HIGH", "scadmin"] in [row[:4] for row in rows]
 
         refused = run("scadmin", "-H", mediator.address, "--password", "wrong", "-c")
         assert refused.returncode == 1
@@ -164,6 +169,12 @@ def test_scadmin_status(mediator):
         assert "Client Name: healthy" in lines
         assert "Program name: scdump3" in lines
         assert any(line.startswith("Client Uptime: 0:00:") for line in lines)
+        table = run(
+            "scadmin", "-H", mediator.address, "--password", "secret", "-s", "#healthy#localhost", "-T"
+        )
+        header, _, row = table.stdout.splitlines()[2:]
+        assert header.split()[:3] == ["Client", "Host", "Program"]
+        assert row.split()[0] == "#healthy#localhost" and row.split()[2] == "scdump3"
         unknown = run("scadmin", "-H", mediator.address, "--password", "secret", "-s", "#nobody#localhost")
         assert unknown.returncode == 1
         assert "refused" in unknown.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from scmaster3.protocol import ClientStatus, NetworkMessage, parse_client_list
-from scmaster3.tools.scadmin import format_client_list, format_status
+from scmaster3.tools.scadmin import client_table, format_client_list, format_status, status_table
 from scmaster3.tools.scdump import render
 
 ADDRESS = "127.0.0.1:15903"
@@ -61,6 +61,37 @@ def test_status_report_lines(shared_dir):
     assert "Memory usage: 0.1% (22236 of 24684092 kB)" in lines
     assert "Average message queue size: 1" in lines
     assert lines[-1] == "Client Uptime: 0:00:00:15"
+
+
+def test_client_list_as_a_table(shared_dir):
+    entries = parse_client_list(golden_list_reply(shared_dir, "11_scadmin_list"))
+    assert client_table(entries, ADDRESS) == [
+        f"= Connected clients to master on {ADDRESS} =",
+        "Client             Type     Priority  Program       Host  IPs        Uptime",
+        "-----------------  -------  --------  ------------  ----  ---------  --------",
+        "#sctest#localhost  DEFAULT  DEFAULT   sctestclient  vm    127.0.0.1  0:0:0:15",
+        "#victim#localhost  DEFAULT  DEFAULT   sctestclient  vm    127.0.0.1  0:0:0:2",
+        "#ADMIN#localhost   ONE      HIGH      scadmin       vm    127.0.0.1  0:0:0:0",
+    ]
+
+
+def test_status_reports_as_a_table(shared_dir):
+    path = shared_dir / "golden" / "sc3" / "traces" / "10_sctestclient_victim.frames.jsonl"
+    report = next(
+        json.loads(line)["sc3"]["body_text"]
+        for line in path.read_text().splitlines()
+        if json.loads(line).get("mess_type") == -15
+    )
+    other = ClientStatus(private_group="#x#h", host_name="h", program_name="a-long-program-name")
+    assert status_table([ClientStatus.parse(report), other]) == [
+        "Client             Host  Program              PID    CPU%  Mem%  Sent  Received  AvgQueue  AvgSize"
+        "  Uptime",
+        "-----------------  ----  -------------------  -----  ----  ----  ----  --------  --------  -------"
+        "  ----------",
+        "#sctest#localhost  vm    sctestclient         18052  0     0.1   1     63        1         0"
+        "        0:00:00:15",
+        "#x#h               h     a-long-program-name               0.0                   0         0",
+    ]
 
 
 def payload(shared_dir, name: str) -> NetworkMessage:
