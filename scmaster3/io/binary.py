@@ -19,6 +19,7 @@ allocated) and polymorphic nesting is limited, so hostile input cannot hang or e
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -608,16 +609,14 @@ class _Codebook:
         return self._decoders[(rtti_name, children)]
 
 
-_CODEBOOKS: dict[tuple[Version, bool], _Codebook] = {}
-
-
 def _codebook(version: Version) -> _Codebook:
     """The codebook for archives of ``version``, shared by every version of the same layout."""
-    key = (MODEL.layout(version), version > CURRENT_VERSION)
-    book = _CODEBOOKS.get(key)
-    if book is None:
-        book = _CODEBOOKS[key] = _Codebook(*key)
-    return book
+    return _layout_codebook(MODEL.layout(version), version > CURRENT_VERSION)
+
+
+@functools.cache
+def _layout_codebook(layout: Version, too_new: bool) -> _Codebook:
+    return _Codebook(layout, too_new)
 
 
 # ---------------------------------------------------------------------------------------------

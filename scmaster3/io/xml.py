@@ -26,9 +26,9 @@ entities never expanded, so hostile input cannot make the parser hang or explode
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from collections.abc import Callable
-from functools import partial
 from typing import Any, NamedTuple
 
 from lxml import etree
@@ -328,16 +328,14 @@ class _Plans:
         return plan
 
 
-_PLANS: dict[tuple[Version, bool], _Plans] = {}
-
-
 def _plans(version: Version) -> _Plans:
     """The plans for documents of ``version`` (shared by every version of the same layout)."""
-    key = (MODEL.layout(version), version > CURRENT_VERSION)
-    plans = _PLANS.get(key)
-    if plans is None:
-        plans = _PLANS[key] = _Plans(*key)
-    return plans
+    return _layout_plans(MODEL.layout(version), version > CURRENT_VERSION)
+
+
+@functools.cache
+def _layout_plans(layout: Version, too_new: bool) -> _Plans:
+    return _Plans(layout, too_new)
 
 
 _CONCRETE_DERIVATIONS = frozenset(
@@ -732,5 +730,7 @@ def decode_imported(
 # Network payloads
 
 
-payload.register_format("xml", encode, partial(decode, expected="Message"))
-payload.register_format("imported_xml", encode_imported, partial(decode_imported, expected="Message"))
+payload.register_format("xml", encode, functools.partial(decode, expected="Message"))
+payload.register_format(
+    "imported_xml", encode_imported, functools.partial(decode_imported, expected="Message")
+)
