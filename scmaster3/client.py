@@ -468,16 +468,28 @@ class ClientSession:
 
     def command(self, code: int, argument: str = "") -> Multicast:
         """An admin command (LIST_CONNECTED_CLIENTS_CMD_MSG, ...) with ``argument`` as data."""
+        return self._request(code, data=argument.encode("latin-1"))
+
+    def archive_request(self, seq_num: int, timestamp: int) -> Multicast:
+        """An ARCHIVE_REQUEST_MSG: the master replays, as ARCHIVE_MSG, what it relayed from the
+        message it stamped ``(seq_num, timestamp)`` on, that one included (section 4.7)."""
+        return self._request(
+            MessageType.ARCHIVE_REQUEST_MSG, archive_seq_num=seq_num, archive_timestamp=timestamp
+        )
+
+    def _request(self, code: int, **fields: Any) -> Multicast:
+        """A service message to the master, sent as the client library sends one: addressed
+        to the primary group, with the client's type and priority."""
         master = self._require_connected()
-        command = ServiceMessage(
+        request = ServiceMessage(
             type=code,
             destination=self.primary_group,
-            data=argument.encode("latin-1"),
             private_sender_group=self.private_group,
             client_type=self.client_type,
             client_priority=self.client_priority,
+            **fields,
         )
-        return Multicast(master, command.mess_type, command.encode())
+        return Multicast(master, request.mess_type, request.encode())
 
     def status_report(self, info: str, destination: str = STATUS_GROUP) -> Multicast:
         """A STATE_OF_HEALTH_RESPONSE_MSG with connection-info ``info``, relayed by the master.
@@ -735,6 +747,7 @@ class Connection:
         self.database: DatabaseOffered | None = None
         self._bus = bus
         self._subscriptions: list[str] = list(subscriptions)
+        self._archive_groups: set[str] = set()
         self._stats = _Statistics(program_name or default_program_name())
         self._session: ClientSession | None = None
         self._mailbox: Any = None
@@ -824,6 +837,7 @@ class Connection:
                 encoding=self.encoding,
                 protocol_version=self.requested_protocol_version,
             )
+            session.archive_groups = self._archive_groups
             self._session = session
             self._handshake(session)
             joined = self._expand(self._subscriptions)
@@ -936,8 +950,17 @@ class Connection:
             self._subscriptions.remove(group)
 
     def subscribe_archive(self, group: str) -> None:
-        """Accept ARCHIVE_MSG replays addressed to ``group``."""
-        self.session.archive_groups.add(group)
+        """Accept ARCHIVE_MSG replays addressed to ``group`` (on this and later connections)."""
+        self._archive_groups.add(group)
+
+    def request_archive(self, seq_num: int, timestamp: int) -> None:
+        """Ask the master to replay what it relayed since the message stamped ``(seq_num,
+        timestamp)``, that one included: it arrives through :meth:`receive` as data messages
+        of type ARCHIVE_MSG, for the groups given to :meth:`subscribe_archive`. An anchor the
+        master no longer holds gets no replay (the refusal is dropped, as SeisComP3 does)."""
+        self._drain()
+        self._check_open()
+        self._multicast(self.session.archive_request(seq_num, timestamp))
 
     # --- sending -------------------------------------------------------------------------------
 

@@ -186,6 +186,28 @@ def test_sync_round_trip(mediator):
         connection.disconnect()
 
 
+def test_archive_replay_after_a_reconnect(mediator):
+    publisher = client(mediator, "archpub", primary_group="PICK")
+    reader = client(mediator, "archread", subscriptions=["PICK"])
+    try:
+        publisher.send_data(b"seen")
+        last = next_data(reader)
+        reader.disconnect()
+        for n in range(3):
+            publisher.send_data(b"missed-%d" % n)
+        publisher.sync(timeout=WAIT)  # relayed (and archived) before the reader is back
+        reader.subscribe_archive("PICK")
+        reader.connect()
+        reader.request_archive(last.seq_num, last.timestamp)
+        replayed = [next_data(reader) for _ in range(4)]
+        assert [message.data for message in replayed] == [b"seen", b"missed-0", b"missed-1", b"missed-2"]
+        assert {(message.type, message.destination) for message in replayed} == {(2, "PICK")}
+        assert replayed[0].seq_num == last.seq_num
+    finally:
+        publisher.disconnect()
+        reader.disconnect()
+
+
 def test_send_checks_against_the_offered_groups(mediator):
     listener = client(mediator)
     try:

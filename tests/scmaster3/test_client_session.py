@@ -513,6 +513,19 @@ def test_status_report_and_command_fields():
     )
 
 
+def test_archive_request_fields():
+    session = admitted("#me#localhost", "PICK")
+    out = session.archive_request(4242, 1_700_000_000)
+    request = ServiceMessage.decode(out.body)
+    assert (out.group, out.msg_type) == (MASTER, MessageType.ARCHIVE_REQUEST_MSG)
+    assert (request.type, request.destination, request.private_sender_group) == (
+        MessageType.ARCHIVE_REQUEST_MSG,
+        "PICK",
+        "#me#localhost",
+    )
+    assert (request.archive_seq_num, request.archive_timestamp, request.data) == (4242, 1_700_000_000, b"")
+
+
 # --- receiving -----------------------------------------------------------------------------------
 
 
