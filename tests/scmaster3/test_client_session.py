@@ -603,7 +603,10 @@ def test_scdispatch_xml_session_replayed(shared_dir):
     me = "#scdispx#localhost"
     session = ClientSession(me, encoding="xml")
     session.connect_request(ServiceMessage.decode(sent[0].data).text)
-    assert session.handshake_answer(received[0].sender, received[0].mess_type, received[0].data) is Answer.ADMITTED
+    assert (
+        session.handshake_answer(received[0].sender, received[0].mess_type, received[0].data)
+        is Answer.ADMITTED
+    )
     for frame in sent[1:5]:
         golden = NetworkMessage.decode(frame.data)
         assert golden.type == 257
