@@ -65,7 +65,7 @@ def archive_format(name: str) -> ArchiveFormat:
         try:
             importlib.import_module(FORMAT_PROVIDERS[name])
         except ImportError:
-            pass
+            pass  # the provider's own dependency (lxml) is missing: no codec, said below
         found = _FORMATS.get(name)
     if found is None:
         raise ArchiveError(f"no codec for {name} payloads")
