@@ -263,25 +263,28 @@ async def serve(
     stop = stop or asyncio.Event()
     daemon = None
     forwarder = None
+    frontend = None
+    address = host
     if host is None:
         from spreadbus.daemon import SpreadDaemon
 
         daemon = SpreadDaemon(name="localhost", port=bind[1], hosts=[bind[0]], unix_dir=unix_dir)
         await daemon.start()
-        local = "127.0.0.1" if bind[0] in ("0.0.0.0", "") else bind[0]
-        # The mediator's own way in: the unix socket when there is one (cheaper than TCP).
-        address = daemon.unix_path or f"{daemon.port}@{local}"
-        if sbind is not None:
-            forwarder = await _forward(sbind, (local, daemon.port))
-    else:
-        address = host
-    frontend = BusFrontend(master, address)
     try:
+        if daemon is not None:
+            local = "127.0.0.1" if bind[0] in ("0.0.0.0", "") else bind[0]
+            # The mediator's own way in: the unix socket when there is one (cheaper than TCP).
+            address = daemon.unix_path or f"{daemon.port}@{local}"
+            if sbind is not None:
+                forwarder = await _forward(sbind, (local, daemon.port))
+        assert address is not None
+        frontend = BusFrontend(master, address)
         await frontend.start()
         await stop.wait()
     finally:
         sessions = daemon.session_count if daemon is not None else 0
-        await frontend.stop()
+        if frontend is not None:
+            await frontend.stop()
         if forwarder is not None:
             forwarder.close()
         if daemon is not None:

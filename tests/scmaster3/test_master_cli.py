@@ -290,3 +290,15 @@ def test_daemon_detaches_with_its_pid_in_the_lock_file(environment, tmp_path):
                 time.sleep(0.05)
     log = (tmp_path / "scmaster3.log").read_text()
     assert "[scmaster3.bus] connected to the bus" in log and "disconnected from the bus" in log
+
+
+@pytest.mark.parametrize("option", ["--bind", "--sbind"])
+def test_address_in_use_exits_1(environment, option):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        args = ["--console", "--config-file", os.devnull, "--bind", f"127.0.0.1:{free_port()}"]
+        result = run(args + [option, address], environment)
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr
