@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     generic.add_argument(
         "--plugins", metavar="LIST", help="mediator plugins to load (comma separated), instead of 'plugins'"
     )
-    generic.add_argument("-D", "--daemon", action="store_true", help="detach (ignored together with --debug)")
+    generic.add_argument(
+        "-D", "--daemon", action="store_true", help="detach (ignored together with --debug or --trace)"
+    )
     generic.add_argument(
         "-l", "--lockfile", metavar="PATH", help="exclusive lock and PID file; held elsewhere -> exit 1"
     )

@@ -151,14 +151,25 @@ def test_help_version_and_bad_host(environment):
     help_text = run(["-h"], environment)
     assert help_text.returncode == 0
     for option in (
+        "-h, --help",
+        "-V, --version",
         "--config-file",
         "--plugins",
-        "--daemon",
-        "--lockfile",
+        "-D, --daemon",
+        "--verbosity",
+        "-v, --add-verbosity",
+        "-q, --quiet",
+        "--component",
+        "-s, --syslog",
+        "-l PATH, --lockfile",
+        "--console",
+        "--debug",
+        "--log-file",
+        "--print-component",
+        "--trace",
+        "-H HOST[:PORT], --host",
         "--bind",
         "--sbind",
-        "--host",
-        "--trace",
     ):
         assert option in help_text.stdout
     version = run(["-V"], environment)
