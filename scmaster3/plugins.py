@@ -35,9 +35,8 @@ Finding a plugin by name (:func:`load_plugins`): an entry point of the group
 ``scmaster3.plugins`` with that name; else the built-in table :data:`KNOWN_PLUGINS`
 (``dbplugin`` -> ``dbplugin.plugin:create_plugin``); else a name of the form
 ``module:attribute``. The object found is called without arguments and must return a
-:class:`MasterPlugin`. A name of the built-in table whose module or attribute is not there
-(yet) is skipped with a warning; any other name that cannot be loaded is a
-:class:`PluginError`.
+:class:`MasterPlugin`. A name that cannot be loaded is a :class:`PluginError`: the mediator
+does not start (a configured dbplugin that is missing would otherwise relay without storing).
 """
 
 from __future__ import annotations
@@ -167,29 +166,20 @@ def _resolve(spec: str) -> PluginFactory:
     return factory
 
 
-def find_plugin(name: str) -> PluginFactory | None:
-    """The factory of plugin ``name``; None for a built-in plugin that is not available (yet).
-
-    PluginError when ``name`` is not known or cannot be imported.
-    """
+def find_plugin(name: str) -> PluginFactory:
+    """The factory of plugin ``name``; PluginError when it is not known or cannot be imported."""
     entry = _entry_point(name)
     if entry is not None:
         try:
             return entry.load()
         except Exception as exc:
             raise PluginError(f"plugin {name}: cannot load entry point {entry.value}: {exc}") from exc
-    builtin = KNOWN_PLUGINS.get(name)
-    if builtin is not None:
+    spec = KNOWN_PLUGINS.get(name) or (name if ":" in name else None)
+    if spec is not None:
         try:
-            return _resolve(builtin)
-        except (ImportError, AttributeError) as exc:
-            log.warning("plugin %s is not available (%s: %s); running without it", name, builtin, exc)
-            return None
-    if ":" in name:
-        try:
-            return _resolve(name)
+            return _resolve(spec)
         except (ImportError, AttributeError, TypeError) as exc:
-            raise PluginError(f"plugin {name}: {exc}") from exc
+            raise PluginError(f"plugin {name}: cannot load {spec}: {exc}") from exc
     raise PluginError(f"plugin {name} not found (no entry point {ENTRY_POINT_GROUP}:{name}, not built in)")
 
 
@@ -198,8 +188,6 @@ def load_plugins(names: Sequence[str], config: Config) -> list[MasterPlugin]:
     plugins = []
     for name in names:
         factory = find_plugin(name)
-        if factory is None:
-            continue
         try:
             plugin = factory()
         except Exception as exc:

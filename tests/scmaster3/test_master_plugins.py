@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import types
 
@@ -64,15 +63,14 @@ def test_failures_are_plugin_errors(fake_module):
         load_plugins(["fake_scmaster3_plugin:create_plugin"], config())  # the key is missing
 
 
-def test_a_known_plugin_that_is_not_there_yet_is_skipped_with_a_warning(monkeypatch, caplog):
-    monkeypatch.setitem(plugins.KNOWN_PLUGINS, "futureplugin", "no_such_package.plugin:create_plugin")
-    with caplog.at_level(logging.WARNING, logger="scmaster3.plugins"):
-        assert find_plugin("futureplugin") is None
-        assert load_plugins(["futureplugin"], config()) == []
-    assert "futureplugin is not available" in caplog.text
+def test_a_built_in_plugin_that_cannot_be_imported_stops_the_start(monkeypatch):
+    monkeypatch.setitem(plugins.KNOWN_PLUGINS, "brokenplugin", "no_such_package.plugin:create_plugin")
+    with pytest.raises(PluginError, match="brokenplugin: cannot load no_such_package.plugin:create_plugin"):
+        load_plugins(["brokenplugin"], config())
 
 
 def test_dbplugin_is_a_known_name():
+    assert callable(find_plugin("dbplugin"))
     assert plugins.KNOWN_PLUGINS["dbplugin"].startswith("dbplugin.plugin:")
 
 
