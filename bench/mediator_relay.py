@@ -13,7 +13,7 @@ Every party is a process of its own, as in a SeisComP3 installation:
   and subscribed to PICK, which only counts frames and notes when they arrived.
 
 The payload is the Pick ADD notifier message that scdispatch sent in the golden capture
-(binary, zlib: 283 bytes of data; the NetworkMessage is 332 bytes).
+(binary, zlib: 283 bytes of data; the NetworkMessage is 335 bytes).
 
 * rate: N messages unthrottled; rate = (received - 1) / time from the first to the last
   received message, as in ``golden/sc3/bench/baseline.tsv``; ``lost`` counts messages that
