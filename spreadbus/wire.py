@@ -19,7 +19,8 @@ Handshake (section 3 of the protocol)
     ``encode_connect`` / ``decode_connect`` (-> ``ConnectMessage``), ``encode_auth_list`` /
     ``decode_auth_list``, ``encode_auth_choice`` / ``decode_auth_choice``, ``encode_accept`` /
     ``decode_accept`` (-> ``Accept``), ``encode_reject_byte``. Decoders take the bytes
-    received so far and return ``None`` while incomplete, else ``(value, consumed)``.
+    received so far and return ``None`` while incomplete, else ``(value, consumed)``; the
+    daemon-side ones model Spread, which decides on a single read of what has arrived.
 
 Messages (sections 5 and 7)
     ``Header`` (named tuple), ``unpack_header``, ``pack_header``, ``encode_hint``,
@@ -178,12 +179,15 @@ class HandshakeError(SpreadWireError):
 
     ``code`` is the Spread code that goes (or came) over the wire as one signed byte, e.g.
     ``REJECT_ILLEGAL_NAME``; ``None`` means the connection is closed without a reject byte.
+    ``consumed`` (daemon side) is how many of the input bytes the daemon has read when it
+    decides; what follows stays unread.
     """
 
-    def __init__(self, code: int | None, reason: str) -> None:
+    def __init__(self, code: int | None, reason: str, consumed: int = 0) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.consumed = consumed
 
 
 class InvalidHeader(SpreadWireError):
@@ -257,7 +261,7 @@ def _version_number(major: int, minor: int, patch: int) -> int:
 
 
 class ConnectMessage(NamedTuple):
-    version: tuple[int, int, int]
+    version: tuple[int, int, int]  # as Spread reads the bytes: signed
     membership: bool
     priority: int
     name: bytes
@@ -289,50 +293,64 @@ def encode_connect(
     return head + bytes([flags, len(raw)]) + raw
 
 
-def decode_connect(buf: bytes | bytearray) -> tuple[ConnectMessage, int] | None:
-    """Daemon side: the connect message at the start of ``buf``.
+def _signed_byte(value: int) -> int:
+    return value - 256 if value > 127 else value
 
-    Returns ``None`` while incomplete, else ``(message, bytes consumed)``. Raises
+
+def decode_connect(buf: bytes | bytearray) -> tuple[ConnectMessage, int] | None:
+    """Daemon side: the connect message in ``buf``, which holds every byte that had arrived
+    when the daemon first read the new connection.
+
+    Spread reads that once, without waiting for more, field by field (2 version bytes, the
+    patch byte if the version is above 3.14, flags and name length, then one receive of up
+    to 10 name bytes), and decides on what it got; so does this function. All bytes are
+    read as the signed chars they are in Spread. Returns ``None`` if a field is missing (the
+    daemon then closes without a word), else ``(message, bytes consumed)``. Raises
     ``HandshakeError`` with the reject code the real daemon sends, in its order of checks:
-    version, name length, name length mismatch, name characters. A well-formed message that
-    arrives together with further bytes inside the (up to 10-byte) name read is a length
-    mismatch, as in the real daemon, which reads the name with a single 10-byte receive.
+    version (decided as soon as the version bytes are in), name length, name length
+    mismatch (fewer name bytes than declared, or further bytes caught by the 10-byte name
+    read, e.g. a pipelined auth choice), name characters. An empty name reads no name
+    bytes: whatever follows stays for the auth stage.
     """
     if len(buf) < 2:
         return None
-    major, minor = buf[0], buf[1]
+    major, minor = _signed_byte(buf[0]), _signed_byte(buf[1])
     pos = 2
     patch = 0
     if _version_number(major, minor, 0) > 31400:
         if len(buf) < 3:
             return None
-        patch = buf[2]
+        patch = _signed_byte(buf[2])
         pos = 3
+    if _version_number(major, minor, patch) < _OLDEST_CLIENT:
+        raise HandshakeError(REJECT_VERSION, f"client version {major}.{minor}.{patch} older than 3.1.0", pos)
     if len(buf) < pos + 2:
         return None
-    flags = buf[pos]
-    length = buf[pos + 1] - 256 if buf[pos + 1] > 127 else buf[pos + 1]
+    flags = _signed_byte(buf[pos])
+    length = _signed_byte(buf[pos + 1])
     pos += 2
-    bad_length = length < 0 or length > MAX_PRIVATE_NAME
-    if not bad_length:
-        # Tolerate a fragmented name (the real daemon would not): wait for all of it.
-        if len(buf) < pos + length:
-            return None
-    if _version_number(major, minor, patch) < _OLDEST_CLIENT:
-        raise HandshakeError(REJECT_VERSION, f"client version {major}.{minor}.{patch} older than 3.1.0")
-    if bad_length:
+    if length < 0 or length > MAX_PRIVATE_NAME:
         raise HandshakeError(
-            REJECT_ILLEGAL_NAME, f"private name length {length} out of 0..{MAX_PRIVATE_NAME}"
+            REJECT_ILLEGAL_NAME, f"private name length {length} out of 0..{MAX_PRIVATE_NAME}", pos
         )
-    name_read = bytes(buf[pos : pos + MAX_PRIVATE_NAME])
+    name_read = bytes(buf[pos : pos + MAX_PRIVATE_NAME]) if length else b""
+    if length and not name_read:
+        return None
+    consumed = pos + len(name_read)
     if len(name_read) != length:
         raise HandshakeError(
-            REJECT_ILLEGAL_NAME, f"private name length {length} but {len(name_read)} bytes arrived"
+            REJECT_ILLEGAL_NAME,
+            f"private name length {length} but {len(name_read)} bytes arrived",
+            consumed,
         )
     if length and not is_legal_name(name_read, MAX_PRIVATE_NAME):
-        raise HandshakeError(REJECT_ILLEGAL_NAME, f"illegal character in private name {name_read!r}")
-    message = ConnectMessage((major, minor, patch), bool(flags & 1), flags >> 4, name_read)
-    return message, pos + length
+        raise HandshakeError(
+            REJECT_ILLEGAL_NAME, f"illegal character in private name {name_read!r}", consumed
+        )
+    # C division and remainder of a signed char: a negative flags byte asks for nothing.
+    membership = flags > 0 and flags % 2 == 1
+    priority = int(flags / 16)
+    return ConnectMessage((major, minor, patch), membership, priority, name_read), consumed
 
 
 def encode_auth_list(methods: Iterable[str] = ("NULL",)) -> bytes:
@@ -369,7 +387,11 @@ def encode_auth_choice(methods: Sequence[str] = ("NULL",)) -> bytes:
 
 
 def decode_auth_choice(buf: bytes | bytearray) -> tuple[list[str], int] | None:
-    """Daemon side: the chosen methods, walking slots while a slot's first byte is non-zero."""
+    """Daemon side: the chosen methods, walking slots while a slot's first byte is non-zero.
+
+    ``None`` if fewer than 90 bytes are there: Spread reads the choice once and refuses a
+    short one (``REJECT_AUTH``).
+    """
     if len(buf) < AUTH_CHOICE_LEN:
         return None
     methods = []

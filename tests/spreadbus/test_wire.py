@@ -89,16 +89,44 @@ def test_decode_connect_rejects_as_the_daemon(golden_traces, trace, conn, code):
     assert info.value.code == code
 
 
-def test_decode_connect_waits_for_fragments_and_rejects_pipelined_bytes():
-    message = wire.encode_connect("alice")
-    for cut in range(len(message)):
+def test_decode_connect_decides_on_what_has_arrived():
+    message = wire.encode_connect("alice")  # 04 04 00 01 05 "alice"
+    # a field missing, or all of the name: Spread closes without a word
+    for cut in range(6):
         assert wire.decode_connect(message[:cut]) is None
+    # part of the name: REJECT_ILLEGAL_NAME at once, e.g. 5 bytes declared, "al" sent
+    for cut in range(6, len(message)):
+        with pytest.raises(wire.HandshakeError) as info:
+            wire.decode_connect(message[:cut])
+        assert (info.value.code, info.value.consumed) == (wire.REJECT_ILLEGAL_NAME, cut)
+    assert wire.decode_connect(message) == (wire.ConnectMessage((4, 4, 0), True, 0, b"alice"), 10)
+
+
+def test_decode_connect_reads_as_spread_does():
+    # the 10-byte name read swallows a pipelined auth choice: a length mismatch
+    message = wire.encode_connect("alice")
     with pytest.raises(wire.HandshakeError) as info:
         wire.decode_connect(message + wire.encode_auth_choice())
-    assert info.value.code == wire.REJECT_ILLEGAL_NAME
-    # a 10-character name reads exactly 10 bytes, so what follows stays for the auth stage
+    assert (info.value.code, info.value.consumed) == (wire.REJECT_ILLEGAL_NAME, 15)
+    # a 10-character name reads exactly 10 bytes, an empty one none: the rest stays
     message10 = wire.encode_connect("abcdefghij")
     assert wire.decode_connect(message10 + b"NULL")[1] == len(message10)
+    empty = wire.encode_connect("")
+    assert wire.decode_connect(empty + wire.encode_auth_choice())[1] == len(empty)
+    # the version is judged as soon as its bytes are in; what follows is left unread
+    with pytest.raises(wire.HandshakeError) as info:
+        wire.decode_connect(b"\x03\x00")
+    assert (info.value.code, info.value.consumed) == (wire.REJECT_VERSION, 2)
+    with pytest.raises(wire.HandshakeError) as info:
+        wire.decode_connect(b"\x04\x04\x00\x01\x0b" + b"x" * 11)
+    assert (info.value.code, info.value.consumed) == (wire.REJECT_ILLEGAL_NAME, 5)
+    # bytes are signed chars: a major version byte of 0x84 is -124, too old
+    with pytest.raises(wire.HandshakeError) as info:
+        wire.decode_connect(b"\x84\x04\x00\x01\x01a")
+    assert info.value.code == wire.REJECT_VERSION
+    # flags: odd and positive asks for membership messages, value / 16 is the priority
+    flags = {f: wire.decode_connect(bytes([4, 4, 0, f, 1]) + b"a")[0] for f in (0x11, 0x10, 0x81)}
+    assert [(m.membership, m.priority) for m in flags.values()] == [(True, 1), (False, 1), (False, -7)]
 
 
 def test_old_clients_send_no_patch_byte_and_skip_auth():
