@@ -12,6 +12,11 @@ messages wait in a per-session queue; a session that would need more than
 ``max_session_messages`` queued messages is disconnected, like Spread's
 ``MaxSessionMessages``.
 
+Where Spread closes a connection with client bytes still unread in its socket (a rejected
+connect message with bytes after what it read, a message header it refuses before reading
+the body, bytes behind a KILL), its kernel resets the connection; this daemon has read
+those bytes already and asks for the reset itself (``SO_LINGER`` 0, TCP only).
+
 Protected sessions (``protect``: private names, ``_MASTER_`` by default) are not dropped
 that way: the mediator every module sends to must take any burst. Their queue has a
 ``flow.Gate``: once it holds ``protect_high_messages`` messages (three quarters of the
@@ -41,6 +46,7 @@ import random
 import signal
 import socket
 import stat
+import struct
 import sys
 import threading
 import time
@@ -69,6 +75,8 @@ log = logging.getLogger("spreadbus.daemon")
 _WRITE_HIGH_WATER = 256 * 1024
 _WRITE_LOW_WATER = 64 * 1024
 _RESUME_BATCH = 256 * 1024
+# Spread waits for the auth choice for ever, its session slot and private name taken;
+# this daemon gives up after a while and answers as to a short choice (REJECT_AUTH).
 AUTH_TIMEOUT = 10.0
 PROTECTED_BY_DEFAULT = ("_MASTER_",)
 
@@ -330,11 +338,10 @@ class SpreadDaemon:
     def _timed_out(self, connection: _Connection) -> None:
         connection.timer = None
         if connection.session.state is State.AUTHENTICATING:
-            # Spread answers an incomplete auth choice with REJECT_AUTH.
-            reply = connection.session.refuse(wire.REJECT_AUTH)
-            self._refuse(connection, "no complete auth choice in time", reply)
+            refused = connection.session.refuse(wire.REJECT_AUTH, "no auth choice in time")
+            self._handle(connection, [refused])
             return
-        self._drop(connection, "no complete connect message within the time limit")
+        self._drop(connection, "no connect message within the time limit")
 
     def _handle(self, connection: _Connection, events: list) -> None:
         for index, event in enumerate(events):
@@ -347,17 +354,16 @@ class SpreadDaemon:
             elif kind is Leave:
                 congested = self._leave(connection, event.group)
             elif kind is Kill:
-                self._drop(connection, "disconnected (KILL)", level=logging.INFO)
+                self._drop(connection, "disconnected (KILL)", level=logging.INFO, unread=event.unread)
             elif kind is Dropped:
-                self._drop(
-                    connection, event.reason, level=logging.WARNING if event.violation else logging.INFO
-                )
+                level = logging.WARNING if event.violation else logging.INFO
+                self._drop(connection, event.reason, level=level, unread=event.unread)
             elif kind is ConnectRequested:
                 self._name_session(connection, event.message)
             elif kind is Established:
                 self._established(connection, event)
             elif kind is Refused:
-                self._refuse(connection, event.reason, event.reply)
+                self._refuse(connection, event)
             if congested is not None:
                 self._park(connection, congested, events[index:])
                 return
@@ -369,11 +375,8 @@ class SpreadDaemon:
         if not name:
             name = self._invent_name(connection)
         elif name in self._names:
-            self._refuse(
-                connection,
-                f"private name {name.decode('latin-1')!r} in use",
-                connection.session.refuse(wire.REJECT_NOT_UNIQUE),
-            )
+            reason = f"private name {name.decode('latin-1')!r} in use"
+            self._refuse(connection, connection.session.refuse(wire.REJECT_NOT_UNIQUE, reason))
             return
         self._names[name] = connection
         connection.private_name = name
@@ -412,13 +415,17 @@ class SpreadDaemon:
             "; protected: slows its senders down instead of being dropped" if connection.gate else "",
         )
 
-    def _refuse(self, connection: _Connection, reason: str, reply: bytes) -> None:
-        log.warning("%s refused: %s", connection, reason)
+    def _refuse(self, connection: _Connection, refused: Refused) -> None:
+        """Send the reject byte, if any, and close."""
+        log.warning("%s refused: %s", connection, refused.reason)
         connection.closed = True
         self._forget(connection)
-        if reply:
-            connection.transport.write(reply)
-        connection.transport.close()
+        transport = connection.transport
+        if refused.reply:
+            transport.write(refused.reply)
+        if refused.unread and not transport.get_write_buffer_size():
+            _reset_on_close(transport)
+        transport.close()
 
     def _forget(self, connection: _Connection) -> None:
         if connection.timer is not None:
@@ -429,11 +436,17 @@ class SpreadDaemon:
             del self._names[connection.private_name]
 
     def _drop(
-        self, connection: _Connection, reason: str, level: int = logging.WARNING, defer: bool = False
+        self,
+        connection: _Connection,
+        reason: str,
+        level: int = logging.WARNING,
+        defer: bool = False,
+        unread: int = 0,
     ) -> None:
-        """End a session at once: discard what waits for it, close the socket without a word,
-        then tell its groups (CAUSED_BY_DISCONNECT), right away or, with ``defer``, once the
-        current delivery is done."""
+        """End a session at once: discard what waits for it, close the socket without a word
+        (resetting the connection if Spread would leave ``unread`` input bytes), then tell its
+        groups (CAUSED_BY_DISCONNECT), right away or, with ``defer``, once the current
+        delivery is done."""
         if connection.closed:
             return
         connection.closed = True
@@ -449,6 +462,8 @@ class SpreadDaemon:
         connection.pending.clear()
         connection.queue.clear()
         self._forget(connection)
+        if unread:
+            _reset_on_close(connection.transport)
         connection.transport.abort()
         if connection.open:
             del self._sessions[connection.private_group]
@@ -604,6 +619,16 @@ class SpreadDaemon:
 
 def _group_name(connection: _Connection) -> str:
     return connection.private_group.decode("latin-1")
+
+
+def _reset_on_close(transport: asyncio.Transport) -> None:
+    """Make the coming close reset the connection (RST, not FIN). Spread closes a socket
+    with client bytes still unread in it, and the kernel then resets the connection; this
+    daemon has read those bytes already, so it asks for the reset (SO_LINGER 0)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _proc_id(hosts: Sequence[str]) -> int:

@@ -13,14 +13,29 @@ name for an empty one) between ``ConnectRequested`` and ``admit()`` / ``refuse()
 the session table. Every protocol violation after the handshake yields ``Dropped`` and the
 session is CLOSED; the daemon then closes the socket without a word, as Spread does.
 
+Like Spread, the handshake decides on one read per stage: the connect message on the first
+bytes that arrive (``wire.decode_connect``), the auth choice on the first bytes after the
+auth list (90 of them, else ``REJECT_AUTH``, also when the client closes instead). A closing
+event (``Refused``, ``Dropped``, ``Kill``) tells in ``unread`` how many of the bytes received
+Spread would have left unread in its socket at that point (it reads a message header before
+it judges it, the message body after): closing a socket with unread input resets the
+connection, and the daemon reproduces that.
+
 Validation of a client header (spec section 6), done as soon as its 48 bytes are in:
-exactly one service or JOIN/LEAVE/KILL bit; no REJECT_MESS bit (Spread would relay it, and
-every receiving library would then read a reject message's extra field that is not there);
-the sender is this session's private group;
+exactly one service or JOIN/LEAVE/KILL bit; the sender is this session's private group;
 0 <= num_groups <= 100; only endian and msg_type bits in the hint; data within 14 400 000
-bytes. JOIN/LEAVE must name one legal group (1..31 characters of 0x24..0x7e), which also
-keeps private groups out of the group table. Other stray type bits (DROP_RECV, RESERVED,
-membership bits beside a service bit) are relayed unchanged, as Spread relays them.
+bytes. One check more than Spread: no REJECT_MESS bit. Spread relays such a message (a
+receiver sees e.g. type 0x80400084), and every receiving libspread then takes it for a
+reject message and reads 4 bytes of an ``old_type`` field that is not there, which
+misaligns the rest of its stream; dropping the sender protects the receivers. Other stray
+type bits (DROP_RECV, RESERVED, membership bits beside a service bit) are relayed
+unchanged, as Spread relays them.
+
+JOIN and LEAVE act on the first group name as sent, as in Spread: any bytes up to the first
+NUL, all 32 if there is none (the notices then carry the 32 bytes unterminated), empty
+names and names starting with ``#`` included (a multicast to a ``#`` name still goes to
+the private group of that name, never to such a group). Without any group name they are
+ignored: Spread would act on whatever stale name its message buffer holds.
 """
 
 from __future__ import annotations
@@ -31,7 +46,6 @@ from dataclasses import dataclass
 from spreadbus import wire
 
 _COMMAND_OR_SERVICE = wire.REGULAR_MESS | wire.COMMAND_MESS
-_LE_HEADER_TAIL = wire.HEADER_LEN - 4
 
 
 class State(enum.Enum):
@@ -64,6 +78,7 @@ class Refused:
     code: int | None
     reason: str
     reply: bytes
+    unread: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +87,7 @@ class Dropped:
 
     reason: str
     violation: bool = True
+    unread: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +103,8 @@ class Leave:
 @dataclass(frozen=True, slots=True)
 class Kill:
     """The client disconnects (KILL_MESS)."""
+
+    unread: int = 0
 
 
 @dataclass(slots=True)  # not frozen: built for every message, and frozen init costs
@@ -122,7 +140,8 @@ class Session:
 
         For clients >= 3.16 that is the auth list (the accept follows the auth choice);
         older clients skip authentication and get the accept at once (``state`` is then
-        OPEN). Bytes the client sent early are kept: call ``receive_data(b"")`` next.
+        OPEN). Bytes the client sent early are kept: call ``receive_data(b"")`` next (with
+        early bytes, that reads the auth choice from them).
         """
         if self.state is not State.NAMING or self.connect is None:
             raise RuntimeError(f"admit() in state {self.state.value}")
@@ -132,10 +151,12 @@ class Session:
             return wire.encode_auth_list(self.auth_methods)
         return self._open().reply
 
-    def refuse(self, code: int) -> bytes:
-        """Refuse the connect message with ``code``; returns the reject byte to send."""
-        self.state = State.CLOSED
-        return wire.encode_reject_byte(code)
+    def refuse(self, code: int, reason: str = "") -> Refused:
+        """Refuse the connection with ``code`` (after the connect message, or while waiting
+        for the auth choice); the event carries the reject byte to send."""
+        if self.state not in (State.NAMING, State.AUTHENTICATING):
+            raise RuntimeError(f"refuse() in state {self.state.value}")
+        return self._refused(code, reason or wire.ERROR_TEXTS.get(code, f"code {code}"))
 
     def _open(self) -> Established:
         assert self.connect is not None
@@ -161,6 +182,8 @@ class Session:
         if state is State.CLOSED:
             return []
         self._handshake += data
+        if not self._handshake:
+            return []  # nothing to read yet
         if state is State.CONNECTING:
             return self._read_connect()
         if state is State.AUTHENTICATING:
@@ -168,19 +191,30 @@ class Session:
         return []  # NAMING: keep the bytes until the daemon decides
 
     def receive_eof(self) -> list[Event]:
-        if self.state is State.CLOSED:
+        state = self.state
+        if state is State.CLOSED:
             return []
         self.state = State.CLOSED
+        if state is State.AUTHENTICATING:
+            # Spread's read of the auth choice finds the end of stream: a short choice.
+            return [self._refused(wire.REJECT_AUTH, "connection closed instead of an auth choice")]
         return [Dropped("connection closed by the client", violation=False)]
+
+    def _refused(self, code: int | None, reason: str, consumed: int = 0) -> Refused:
+        """CLOSED, with the reject byte of ``code`` (none for ``None``) to send; the handshake
+        bytes after the first ``consumed`` are the ones left unread."""
+        self.state = State.CLOSED
+        reply = wire.encode_reject_byte(code) if code is not None else b""
+        return Refused(code, reason, reply, max(0, len(self._handshake) - consumed))
 
     def _read_connect(self) -> list[Event]:
         try:
             result = wire.decode_connect(self._handshake)
         except wire.HandshakeError as exc:
-            self.state = State.CLOSED
-            return [Refused(exc.code, exc.reason, wire.encode_reject_byte(exc.code))]
+            return [self._refused(exc.code, exc.reason, exc.consumed)]
         if result is None:
-            return []
+            size = len(self._handshake)
+            return [self._refused(None, f"incomplete connect message ({size} bytes)", size)]
         self.connect, used = result
         del self._handshake[:used]
         self.state = State.NAMING
@@ -189,16 +223,16 @@ class Session:
     def _read_auth(self) -> list[Event]:
         result = wire.decode_auth_choice(self._handshake)
         if result is None:
-            return []
+            size = len(self._handshake)
+            return [self._refused(wire.REJECT_AUTH, f"short auth choice ({size} bytes)", size)]
         methods, used = result
-        del self._handshake[:used]
         unknown = [m for m in methods if m not in self.auth_methods]
         if unknown or not methods:
-            self.state = State.CLOSED
             reason = (
                 f"authentication method {unknown[0]!r} not allowed" if unknown else "no authentication method"
             )
-            return [Refused(wire.REJECT_AUTH, reason, wire.encode_reject_byte(wire.REJECT_AUTH))]
+            return [self._refused(wire.REJECT_AUTH, reason, used)]
+        del self._handshake[:used]
         established = self._open()
         events: list[Event] = [established]
         if self._parser is not None and self._parser.buffered:
@@ -228,16 +262,20 @@ class Session:
         try:
             while (frame := parser.next_frame()) is not None:
                 event = self._message_event(frame)
-                events.append(event)
-                if type(event) is not Multicast and isinstance(event, Kill | Dropped):
+                if event is None:
+                    continue
+                if type(event) is Kill:
                     self.state = State.CLOSED
+                    events.append(Kill(parser.buffered))
                     break
+                events.append(event)
         except wire.SpreadWireError as exc:
+            # Spread reads a header, judges it and closes: the rest stays unread.
             self.state = State.CLOSED
-            events.append(Dropped(f"invalid message: {exc}"))
+            events.append(Dropped(f"invalid message: {exc}", unread=parser.buffered - wire.HEADER_LEN))
         return events
 
-    def _message_event(self, frame: wire.Frame) -> Event:
+    def _message_event(self, frame: wire.Frame) -> Event | None:
         header = frame.header
         bits = header.type
         if bits & wire.REGULAR_MESS:
@@ -251,8 +289,6 @@ class Session:
         if bits & wire.KILL_MESS:
             return Kill()
         if header.num_groups < 1:
-            return Dropped("JOIN/LEAVE without a group")
-        group = wire.decode_name(frame.group_fields[0])
-        if not wire.is_legal_name(group):
-            return Dropped(f"JOIN/LEAVE of illegal group name {group!r}")
+            return None
+        group = wire.decode_name(frame.raw[wire.HEADER_LEN : wire.HEADER_LEN + wire.MAX_GROUP_NAME])
         return Join(group) if bits & wire.JOIN_MESS else Leave(group)

@@ -18,13 +18,16 @@ What is masked, and why:
   the name this daemon chose instead of the recorded one.
 * Bytes after the NUL of name fields the client sends (libspread's KILL garbage) are sent
   as recorded; the daemon must ignore them. Nothing the daemon sends is masked there.
-* A closing connection may show as EOF or as a reset, as in the recordings.
+* Closes are not masked: where the recording saw the daemon reset a connection (it closed
+  with client bytes unread), spreadbusd must reset it too; elsewhere it must end it
+  normally.
 
 The ``# API SP_receive`` lines say what libspread made of each message; the frames this
 daemon sent are run through the same reading (``library_view``, built on ``wire``) and must
 give the recorded values, so a client built on ``wire`` reports what libspread reports.
 """
 
+import contextlib
 import re
 import socket
 import struct
@@ -78,12 +81,14 @@ class Replayed:
         self.messages.append(frame)
         return frame
 
-    def expect_eof(self):
+    def expect_eof(self, reset):
         try:
             rest = self.sock.recv(65536)
         except ConnectionResetError:
+            assert reset, "the daemon reset the connection instead of closing it"
             return
         assert rest == b"", f"expected the daemon to close, got {rest.hex()}"
+        assert not reset, "the daemon closed the connection instead of resetting it"
 
 
 def substitute_name(frame, recorded, actual):
@@ -173,7 +178,8 @@ def replay(items, daemon):
         conn = conns[item.conn]
         if item.kind == "C>D":
             if item.eof:
-                conn.sock.shutdown(socket.SHUT_WR)
+                with contextlib.suppress(OSError):  # not connected any more after a reset
+                    conn.sock.shutdown(socket.SHUT_WR)
             else:
                 data = substitute_name(item.data, conn.recorded_group, conn.actual_group)
                 try:
@@ -182,7 +188,7 @@ def replay(items, daemon):
                     pass  # the daemon has closed already; the next D>C EOF says if rightly
             continue
         if item.eof:
-            conn.expect_eof()
+            conn.expect_eof(item.reset)
             continue
         stage = conn.stage
         got = conn.read_unit()
