@@ -10,7 +10,8 @@ service level on one daemon. A multicast is encoded once; every receiver gets th
 the event loop. When a connection's transport buffer is full (``pause_writing``) further
 messages wait in a per-session queue; a session that would need more than
 ``max_session_messages`` queued messages is disconnected, like Spread's
-``MaxSessionMessages``.
+``MaxSessionMessages``. Client sockets get Spread's options (200 KiB buffers each way,
+TCP_NODELAY, SO_KEEPALIVE), so a reader falls as far behind as under Spread before that.
 
 Where Spread closes a connection with client bytes still unread in its socket (a rejected
 connect message with bytes after what it read, a message header it refuses before reading
@@ -71,10 +72,15 @@ from spreadbus.session import (
 
 log = logging.getLogger("spreadbus.daemon")
 
-# The transport buffer plays the part of the socket send buffer Spread raises to 200 KiB.
-_WRITE_HIGH_WATER = 256 * 1024
-_WRITE_LOW_WATER = 64 * 1024
-_RESUME_BATCH = 256 * 1024
+# Spread raises both socket buffers of every client connection to 200 KiB (the kernel
+# doubles the figure for its bookkeeping); that, with its per-session message queue, sets
+# how far a reader may fall behind before it is dropped.
+SOCKET_BUFFER = 200 * 1024
+# Spread queues a message once the socket takes no more of it; the transport's own buffer
+# is kept small so that what waits in the daemon is counted in the queue as in Spread.
+_WRITE_HIGH_WATER = 64 * 1024
+_WRITE_LOW_WATER = 16 * 1024
+_RESUME_BATCH = 64 * 1024
 # Spread waits for the auth choice for ever, its session slot and private name taken;
 # this daemon gives up after a while and answers as to a short choice (REJECT_AUTH).
 AUTH_TIMEOUT = 10.0
@@ -115,9 +121,8 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "local"
         sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if sock is not None:
+            _set_socket_options(sock)
         transport.set_write_buffer_limits(_WRITE_HIGH_WATER, _WRITE_LOW_WATER)
         self.daemon._accepted(self)
 
@@ -619,6 +624,17 @@ class SpreadDaemon:
 
 def _group_name(connection: _Connection) -> str:
     return connection.private_group.decode("latin-1")
+
+
+def _set_socket_options(sock: socket.socket) -> None:
+    """Options Spread sets on every accepted client socket (the last two for TCP only)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
 
 def _reset_on_close(transport: asyncio.Transport) -> None:

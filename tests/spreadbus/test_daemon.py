@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from spreadbus import wire
+from spreadbus.daemon import SOCKET_BUFFER
 from tests.spreadbus.sockets import read_to_end
 
 
@@ -388,6 +389,31 @@ def test_fragmented_messages_are_reassembled(raw_client):
 
 
 # --- slow receivers and hostile neighbours ------------------------------------------------------
+
+
+def test_client_sockets_get_the_options_spread_sets(spreadbusd, raw_client):
+    raw_client("tcp")
+    raw_client("unix", unix=True)
+
+    def options():
+        found = {}
+        for connection in spreadbusd.daemon._connections:
+            sock = connection.transport.get_extra_info("socket")
+            values = [sock.getsockopt(socket.SOL_SOCKET, o) for o in (socket.SO_SNDBUF, socket.SO_RCVBUF)]
+            if sock.family == socket.AF_INET:
+                values += [
+                    sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+                    sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                ]
+            found[connection.kind] = values
+        return found
+
+    found = spreadbusd.call(options)
+    assert sorted(found) == ["tcp", "unix"]
+    # 200 KiB each way (Linux reports twice the figure), not the kernel's self-tuned buffers
+    for kind, values in found.items():
+        assert all(SOCKET_BUFFER <= size <= 2 * SOCKET_BUFFER for size in values[:2]), kind
+    assert all(found["tcp"][2:])
 
 
 def test_slow_receiver_is_dropped_at_the_queue_limit(spreadbusd_factory, RawClient):
