@@ -79,8 +79,7 @@ class DbPlugin(MasterPlugin):
     def _open(self, address: DatabaseAddress, strict: bool) -> DatabaseWriter:
         if address.service == "sqlite3":
             try:
-                if ensure_sqlite_database(address):
-                    log.info("created %s", address.url.database)
+                ensure_sqlite_database(address)
             except (OSError, sa.exc.SQLAlchemyError) as exc:
                 raise PluginError(f"dbplugin: cannot create {address.url.database}: {exc}") from exc
         engine = create_engine(address)
