@@ -88,7 +88,10 @@ def assert_fifo_per_sender(seen, senders: int, each: int) -> None:
 
 def test_protected_receiver_slows_its_senders_and_loses_nothing(spreadbusd_factory, RawClient, caplog):
     caplog.set_level(logging.INFO, logger="spreadbus.daemon")
-    daemon = spreadbusd_factory()  # MaxSessionMessages 1000; _MASTER_ protected by default
+    # _MASTER_ is protected by default and congests at 750 queued messages. The observer is an
+    # ordinary session reading from a thread of this busy process; with Spread's limit of 1000
+    # it could fall behind far enough to be dropped, which is not what this test is about.
+    daemon = spreadbusd_factory(max_session_messages=25_000, protect_high_messages=750)
     limit = daemon.daemon.max_session_messages
     high = daemon.daemon.flow_marks.messages
     observer = RawClient.connect(daemon, "observer", membership=False, rcvbuf=8 << 20)
