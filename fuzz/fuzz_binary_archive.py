@@ -24,6 +24,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from mutations import mutate
+
 from scmaster3.datamodel import (
     Arrival,
     Comment,
@@ -45,7 +47,6 @@ from scmaster3.io.payload import decode_payload
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCMASTER3_SHARED", ROOT.parent / "shared"))
 SAMPLE_VERSIONS = (Version(0, 0), Version(0, 9), Version(0, 11))
-INTERESTING_INT32 = [0, 1, 2, -1, -2, 4, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, -(2**31), 1 << 20]
 
 
 def sample_messages() -> list[NotifierMessage | DataMessage]:
@@ -70,29 +71,12 @@ def corpus() -> list[bytes]:
     return archives
 
 
-def mutate(rng: random.Random, archive: bytes, archives: list[bytes]) -> bytes:
-    data = bytearray(archive)
-    for _ in range(rng.randint(1, 4)):
-        choice = rng.randrange(7)
-        position = rng.randrange(len(data) + 1)
-        if choice == 0 and data:
-            data[min(position, len(data) - 1)] ^= 1 << rng.randrange(8)
-        elif choice == 1 and data:
-            data[min(position, len(data) - 1)] = rng.randrange(256)
-        elif choice == 2:
-            data[position:position] = struct.pack("<i", rng.choice(INTERESTING_INT32))
-        elif choice == 3:
-            del data[position:]
-        elif choice == 4:
-            other = rng.choice(archives)
-            data[position:] = other[rng.randrange(len(other) + 1) :]
-        elif choice == 5:
-            data[position : position + 4] = struct.pack("<i", rng.choice(INTERESTING_INT32))
-        elif data[:4] == b"SCBA":
-            del data[:8]
-        else:
-            data[0:0] = b"SCBA" + struct.pack("<i", rng.choice([0x0B, 0x0A, 0x06, 0x0C, 0]))
-    return bytes(data)
+def toggle_header(rng: random.Random, data: bytearray) -> None:
+    """Drop the versioned header, or put one (of any version) in front."""
+    if data[:4] == b"SCBA":
+        del data[:8]
+    else:
+        data[0:0] = b"SCBA" + struct.pack("<i", rng.choice([0x0B, 0x0A, 0x06, 0x0C, 0]))
 
 
 def exercise(data: bytes) -> bool:
@@ -146,7 +130,7 @@ def drive(
 def main(argv: list[str]) -> int:
     archives = corpus()
     return drive(
-        argv, 100_000, archives, lambda rng, _: mutate(rng, rng.choice(archives), archives), exercise
+        argv, 100_000, archives, lambda rng, _: mutate(rng, rng.choice(archives), archives, toggle_header), exercise
     )
 
 

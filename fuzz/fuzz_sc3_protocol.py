@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import random
-import struct
 import sys
 import traceback
 from pathlib import Path
+
+from mutations import mutate
 
 from scmaster3.master import MalformedMessage, scan_data_body
 from scmaster3.protocol import (
@@ -39,7 +40,6 @@ from scmaster3.protocol import (
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCMASTER3_SHARED", ROOT.parent / "shared"))
-INTERESTING_INT32 = [0, 1, -1, 4, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, -(2**31), 1 << 20]
 
 
 def corpus() -> list[bytes]:
@@ -50,27 +50,6 @@ def corpus() -> list[bytes]:
     payloads = SHARED / "golden" / "sc3" / "payloads"
     bodies.extend(path.read_bytes() for path in sorted(payloads.glob("*.netmsg.bin")))
     return bodies
-
-
-def mutate(rng: random.Random, body: bytes, bodies: list[bytes]) -> bytes:
-    data = bytearray(body)
-    for _ in range(rng.randint(1, 4)):
-        choice = rng.randrange(6)
-        position = rng.randrange(len(data) + 1)
-        if choice == 0 and data:
-            data[min(position, len(data) - 1)] ^= 1 << rng.randrange(8)
-        elif choice == 1 and data:
-            data[min(position, len(data) - 1)] = rng.randrange(256)
-        elif choice == 2:
-            data[position:position] = struct.pack("<i", rng.choice(INTERESTING_INT32))
-        elif choice == 3:
-            del data[position:]
-        elif choice == 4:
-            other = rng.choice(bodies)
-            data[position:] = other[rng.randrange(len(other) + 1) :]
-        else:
-            data[position : position + 4] = struct.pack("<i", rng.choice(INTERESTING_INT32))
-    return bytes(data)
 
 
 def relay_scan(body: bytes) -> None:
